@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# Local Apache Kafka (KRaft) on loopback, obtained from Maven Central with Maven.
+#
+#   scripts/kafka.sh fetch                      download the broker and tools (cached)
+#   scripts/kafka.sh up [--brokers 1|3]         format storage, start, wait for metadata
+#   scripts/kafka.sh down                       stop every broker of the state dir
+#   scripts/kafka.sh status                     print bootstrap servers of running brokers
+#   scripts/kafka.sh stop-broker N | kill-broker N | start-broker N | pause-broker N | resume-broker N
+#   scripts/kafka.sh logs                       print the tail of every broker log
+#   scripts/kafka.sh tool CLASS ARGS...         run a Kafka command-line tool class
+#
+# Settings (environment):
+#   KAFKA_VERSION     Apache Kafka version (default 4.3.1)
+#   KAFKA_STATE_DIR   data, logs and pid files (default <repo>/.cache/kafka)
+#   KAFKA_PORT        first client port (default 9092; broker N listens on PORT+N-1)
+#   KAFKA_CACHE_DIR   where the jars are cached (default ~/.cache/orderflow)
+#   KAFKA_HEAP        JVM heap per broker (default 512m)
+#   KAFKA_EXTRA_CONFIG  extra server.properties lines, separated by ';'
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+version=${KAFKA_VERSION:-4.3.1}
+cache=${KAFKA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/orderflow}
+dist="$cache/kafka-$version"
+state=${KAFKA_STATE_DIR:-$repo/.cache/kafka}
+port=${KAFKA_PORT:-9092}
+heap=${KAFKA_HEAP:-512m}
+
+log() { printf 'kafka: %s\n' "$*" >&2; }
+die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
+
+fetch() {
+  if [ -f "$dist/.complete" ]; then return 0; fi
+  command -v mvn >/dev/null || die "Maven (mvn) is required to download Apache Kafka; install Maven and Java 17+"
+  command -v java >/dev/null || die "Java 17+ is required to run Apache Kafka"
+  log "downloading Apache Kafka $version (org.apache.kafka:kafka_2.13 and kafka-tools) from Maven Central"
+  local build
+  build=$(mktemp -d)
+  # The broker and its tools are ordinary Maven artifacts; a throwaway POM resolves them
+  # with their runtime dependencies into one lib folder, plus a log4j2 binding for slf4j.
+  cat >"$build/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.orderflow</groupId><artifactId>kafka-dist</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.25.4</version></dependency>
+  </dependencies>
+</project>
+EOF
+  rm -rf "$dist.tmp"
+  mkdir -p "$dist.tmp"
+  (cd "$build" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$dist.tmp/libs") || die "Maven could not resolve Apache Kafka $version"
+  rm -rf "$build" "$dist"
+  mv "$dist.tmp" "$dist"
+  touch "$dist/.complete"
+  log "cached in $dist ($(ls "$dist/libs" | wc -l) jars)"
+}
+
+tool() {
+  fetch
+  mkdir -p "$state"
+  write_tool_log_config
+  java -Xmx256m -Dlog4j2.configurationFile="$state/tools-log4j2.properties" -cp "$dist/libs/*" "$@"
+}
+
+write_tool_log_config() {
+  cat >"$state/tools-log4j2.properties" <<'EOF'
+rootLogger.level=WARN
+rootLogger.appenderRef.e.ref=E
+appender.e.type=Console
+appender.e.name=E
+appender.e.target=SYSTEM_ERR
+appender.e.layout.type=PatternLayout
+appender.e.layout.pattern=%p %m%n
+EOF
+}
+
+brokers_in_state() { cat "$state/brokers" 2>/dev/null || echo 0; }
+client_port() { echo $((port + $1 - 1)); }
+controller_port() { echo $((port + 100 + $1 - 1)); }
+pid_of() { cat "$state/broker-$1/pid" 2>/dev/null || true; }
+alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+bootstrap() {
+  local n=$1 i out=""
+  for i in $(seq 1 "$n"); do out="${out:+$out,}127.0.0.1:$(client_port "$i")"; done
+  echo "$out"
+}
+
+write_config() {
+  local n=$1 i=$2 dir="$state/broker-$2" voters="" j rf isr
+  for j in $(seq 1 "$n"); do voters="${voters:+$voters,}$j@127.0.0.1:$(controller_port "$j")"; done
+  rf=$([ "$n" -ge 3 ] && echo 3 || echo 1)
+  isr=$([ "$n" -ge 3 ] && echo 2 || echo 1)
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=$i
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i")
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
+log.dirs=$dir/data
+# Development settings: no join delay, no implicit topics, internal topics sized for the cluster.
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+num.partitions=1
+default.replication.factor=$rf
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+transaction.state.log.num.partitions=12
+min.insync.replicas=1
+log.segment.bytes=67108864
+log.retention.check.interval.ms=60000
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+EOF
+  if [ -n "${KAFKA_EXTRA_CONFIG:-}" ]; then
+    tr ';' '\n' <<<"$KAFKA_EXTRA_CONFIG" >>"$dir/server.properties"
+  fi
+}
+
+write_log_config() {
+  cat >"$state/log4j2.properties" <<'EOF'
+rootLogger.level=INFO
+rootLogger.appenderRef.f.ref=F
+appender.f.type=RollingFile
+appender.f.name=F
+appender.f.fileName=${sys:kafka.logs.dir}/server.log
+appender.f.filePattern=${sys:kafka.logs.dir}/server.log.%i
+appender.f.layout.type=PatternLayout
+appender.f.layout.pattern=[%d] %p %m (%c)%n
+appender.f.policies.type=Policies
+appender.f.policies.size.type=SizeBasedTriggeringPolicy
+appender.f.policies.size.size=50MB
+appender.f.strategy.type=DefaultRolloverStrategy
+appender.f.strategy.max=2
+logger.state.name=state.change.logger
+logger.state.level=WARN
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
+EOF
+}
+
+launch() {
+  local i=$1 dir="$state/broker-$1"
+  if alive "$i"; then log "broker $i already running"; return 0; fi
+  [ -f "$dir/server.properties" ] || die "broker $i is not configured; run 'up' first"
+  nohup setsid java -Xms128m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$dir" -Dlog4j2.configurationFile="$state/log4j2.properties" \
+    -cp "$dist/libs/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+}
+
+wait_ready() {
+  local n=$1 deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-90})) i
+  for i in $(seq 1 "$n"); do
+    until (exec 3<>"/dev/tcp/127.0.0.1/$(client_port "$i")") 2>/dev/null; do
+      alive "$i" || { tail -n 40 "$state/broker-$i/server.log" "$state/broker-$i/stdout.log" >&2 || true; die "broker $i exited during start"; }
+      [ "$SECONDS" -lt "$deadline" ] || die "broker $i did not open its port within the start timeout"
+      sleep 0.3
+    done
+  done
+  # The port opens before the broker has registered; ask for the cluster id through the
+  # Admin API until metadata is served by every broker.
+  local out=""
+  until out=$(tool org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "$(bootstrap "$n")" 2>&1) &&
+        [ "$(grep -c '^127.0.0.1:.*(id: ' <<<"$out")" -ge "$n" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || die "metadata not served within the start timeout: $(tail -n 3 <<<"$out")"
+    sleep 0.5
+  done
+}
+
+up() {
+  local n=1
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --brokers) n=$2; shift 2 ;;
+      *) die "unknown option $1" ;;
+    esac
+  done
+  [ "$n" = 1 ] || [ "$n" = 3 ] || die "--brokers must be 1 or 3"
+  fetch
+  if [ "$(brokers_in_state)" != 0 ] && alive 1; then
+    log "already running: $(bootstrap "$(brokers_in_state)")"
+    bootstrap "$(brokers_in_state)"
+    return 0
+  fi
+  rm -rf "$state"
+  mkdir -p "$state"
+  echo "$n" >"$state/brokers"
+  write_log_config
+  write_tool_log_config
+  local cluster_id i
+  cluster_id=$(java -cp "$dist/libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  for i in $(seq 1 "$n"); do
+    write_config "$n" "$i"
+    java -Xmx256m -Dlog4j2.configurationFile="$state/tools-log4j2.properties" -cp "$dist/libs/*" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$state/broker-$i/server.properties" \
+      >"$state/broker-$i/format.log" 2>&1 || { cat "$state/broker-$i/format.log" >&2; die "formatting storage failed"; }
+  done
+  for i in $(seq 1 "$n"); do launch "$i"; done
+  wait_ready "$n"
+  log "Apache Kafka $version ($n broker(s), KRaft) ready at $(bootstrap "$n"); logs in $state/broker-*/server.log"
+  bootstrap "$n"
+}
+
+stop_one() {
+  local i=$1 sig=${2:-TERM} p
+  p=$(pid_of "$i")
+  [ -n "$p" ] || return 0
+  if kill -0 "$p" 2>/dev/null; then
+    kill -"$sig" "$p" 2>/dev/null || true
+    local deadline=$((SECONDS + 40))
+    while kill -0 "$p" 2>/dev/null; do
+      if [ "$SECONDS" -ge "$deadline" ]; then log "broker $i did not stop in time; killing"; kill -KILL "$p" 2>/dev/null || true; fi
+      sleep 0.2
+    done
+  fi
+  rm -f "$state/broker-$i/pid"
+}
+
+down() {
+  local n i
+  n=$(brokers_in_state)
+  [ "$n" != 0 ] || { log "nothing running in $state"; return 0; }
+  # Stop the brokers together: a KRaft quorum that loses its majority cannot finish a
+  # controlled shutdown, so sequential stops of a 3-node cluster would each wait it out.
+  for i in $(seq 1 "$n"); do stop_one "$i" TERM & done
+  wait
+  log "stopped $n broker(s)"
+}
+
+status() {
+  local n i up=0
+  n=$(brokers_in_state)
+  for i in $(seq 1 "$n"); do alive "$i" && up=$((up + 1)); done
+  [ "$up" -gt 0 ] || { log "not running"; return 1; }
+  bootstrap "$n"
+}
+
+logs() {
+  local n i
+  n=$(brokers_in_state)
+  for i in $(seq 1 "$n"); do
+    echo "==== broker $i: $state/broker-$i/server.log (last ${KAFKA_LOG_LINES:-200} lines)"
+    tail -n "${KAFKA_LOG_LINES:-200}" "$state/broker-$i/server.log" 2>/dev/null || true
+  done
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+  fetch) fetch ;;
+  up) up "$@" ;;
+  down) down ;;
+  status) status ;;
+  logs) logs ;;
+  bootstrap) bootstrap "$(brokers_in_state)" ;;
+  stop-broker) stop_one "$1" TERM ;;
+  kill-broker) stop_one "$1" KILL ;;
+  start-broker) launch "$1" ;;
+  pause-broker) kill -STOP "$(pid_of "$1")" ;;
+  resume-broker) kill -CONT "$(pid_of "$1")" ;;
+  tool) tool "$@" ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+esac

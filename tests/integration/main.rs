@@ -1,0 +1,3 @@
+//! Integration tests: one binary, a real Apache Kafka broker (see `orderflow_tests`).
+
+mod broker;

@@ -1,0 +1,150 @@
+//! A private Apache Kafka cluster on loopback for tests that stop, kill or pause
+//! brokers: they must not disturb the shared broker other tests run against.
+//!
+//! It drives `scripts/kafka.sh` with its own state directory and ports, so it needs
+//! Java 17+ and Maven (the same as `make test` without Docker).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+
+use orderflow_runtime::kafka::KafkaSettings;
+
+/// Brokers started by this test; stopped (and their logs printed on failure) on drop.
+pub struct LocalCluster {
+    state_dir: PathBuf,
+    base_port: u16,
+    brokers: usize,
+    bootstrap_servers: String,
+}
+
+impl LocalCluster {
+    /// Starts `brokers` (1 or 3) brokers and waits until they serve metadata.
+    pub async fn start(brokers: usize) -> LocalCluster {
+        let base_port = free_port_block(brokers);
+        let state_dir = repo_root().join(".cache").join(crate::unique("cluster"));
+        let mut cluster = LocalCluster {
+            state_dir,
+            base_port,
+            brokers,
+            bootstrap_servers: String::new(),
+        };
+        let output = cluster
+            .script(&["up", "--brokers", &brokers.to_string()])
+            .await
+            .unwrap_or_else(|e| panic!("starting a {brokers}-broker cluster: {e}"));
+        cluster.bootstrap_servers = output.lines().last().unwrap_or_default().trim().to_owned();
+        assert!(
+            cluster.bootstrap_servers.contains(':'),
+            "no bootstrap from kafka.sh: {output}"
+        );
+        cluster
+    }
+
+    /// `host:port,...` of every broker.
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap_servers
+    }
+
+    /// Client settings for this cluster.
+    pub fn settings(&self) -> KafkaSettings {
+        KafkaSettings::new(&self.bootstrap_servers)
+    }
+
+    /// Stops broker `n` (1-based) with SIGTERM and waits for it to exit.
+    pub async fn stop_broker(&self, n: usize) {
+        self.script(&["stop-broker", &n.to_string()])
+            .await
+            .expect("stop-broker");
+    }
+
+    /// Kills broker `n` with SIGKILL.
+    pub async fn kill_broker(&self, n: usize) {
+        self.script(&["kill-broker", &n.to_string()])
+            .await
+            .expect("kill-broker");
+    }
+
+    /// Starts broker `n` again (its data is kept).
+    pub async fn start_broker(&self, n: usize) {
+        self.script(&["start-broker", &n.to_string()])
+            .await
+            .expect("start-broker");
+    }
+
+    /// How many brokers the cluster has.
+    pub fn brokers(&self) -> usize {
+        self.brokers
+    }
+
+    async fn script(&self, args: &[&str]) -> Result<String, String> {
+        let mut command = tokio::process::Command::new("bash");
+        command
+            .arg(repo_root().join("scripts/kafka.sh"))
+            .args(args)
+            .env("KAFKA_STATE_DIR", &self.state_dir)
+            .env("KAFKA_PORT", self.base_port.to_string());
+        let output = command
+            .output()
+            .await
+            .map_err(|e| format!("running kafka.sh: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success() {
+            Ok(stdout)
+        } else {
+            Err(format!(
+                "{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        let run = |arg: &str| {
+            Command::new("bash")
+                .arg(repo_root().join("scripts/kafka.sh"))
+                .arg(arg)
+                .env("KAFKA_STATE_DIR", &self.state_dir)
+                .env("KAFKA_PORT", self.base_port.to_string())
+                .env("KAFKA_LOG_LINES", "80")
+                .output()
+        };
+        if std::thread::panicking()
+            && let Ok(output) = run("logs")
+        {
+            eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+        }
+        let _ = run("down");
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
+
+/// The repository root (the parent of this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root")
+        .to_path_buf()
+}
+
+/// A base port such that `base..base+n` (clients) and `base+100..base+100+n`
+/// (controllers) are all free right now.
+fn free_port_block(n: usize) -> u16 {
+    for _ in 0..200 {
+        let base: u16 = rand_port();
+        let all_free = (0..n as u16)
+            .flat_map(|i| [base + i, base + 100 + i])
+            .all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no free block of loopback ports for a local cluster");
+}
+
+fn rand_port() -> u16 {
+    let seed = uuid::Uuid::new_v4().as_u128();
+    20_000 + (seed % 20_000) as u16
+}

@@ -1,0 +1,311 @@
+//! The integration-test fixture: a real Apache Kafka broker and helpers around it.
+//!
+//! Where the broker comes from, in order:
+//! 1. `KAFKA_BOOTSTRAP_SERVERS`: an existing cluster (`make test` starts a local
+//!    Apache Kafka in KRaft mode and sets it);
+//! 2. testcontainers with the `apache/kafka` image, when a Docker daemon answers;
+//! 3. otherwise every test fails with a message saying how to get a broker.
+//!
+//! Every test creates its own uniquely named topics and consumer groups, so all tests
+//! share one broker and run in parallel.
+
+pub mod cluster;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use orderflow_runtime::kafka::KafkaSettings;
+use rdkafka::Message;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use testcontainers::ContainerAsync;
+use testcontainers::ImageExt;
+use testcontainers::runners::AsyncRunner;
+use testcontainers_modules::kafka::apache;
+use tokio::sync::OnceCell;
+
+/// The Apache Kafka image tag used when the fixture starts a container.
+const KAFKA_IMAGE_TAG: &str = "4.1.0";
+
+/// A reachable Apache Kafka cluster.
+pub struct Kafka {
+    bootstrap_servers: String,
+    _container: Option<ContainerAsync<apache::Kafka>>,
+}
+
+static KAFKA: OnceCell<Kafka> = OnceCell::const_new();
+
+/// The shared broker for this test binary, started on first use.
+pub async fn kafka() -> &'static Kafka {
+    KAFKA
+        .get_or_init(|| async {
+            match Kafka::locate().await {
+                Ok(kafka) => kafka,
+                Err(message) => panic!("{message}"),
+            }
+        })
+        .await
+}
+
+impl Kafka {
+    async fn locate() -> Result<Kafka, String> {
+        if let Ok(servers) = std::env::var("KAFKA_BOOTSTRAP_SERVERS")
+            && !servers.trim().is_empty()
+        {
+            return Ok(Kafka {
+                bootstrap_servers: servers,
+                _container: None,
+            });
+        }
+        if docker_answers() {
+            let container = apache::Kafka::default()
+                .with_jvm_image()
+                .with_tag(KAFKA_IMAGE_TAG)
+                .start()
+                .await
+                .map_err(|e| format!("starting the apache/kafka container failed: {e}"))?;
+            let port = container
+                .get_host_port_ipv4(apache::KAFKA_PORT)
+                .await
+                .map_err(|e| format!("the apache/kafka container exposes no port: {e}"))?;
+            return Ok(Kafka {
+                bootstrap_servers: format!("127.0.0.1:{port}"),
+                _container: Some(container),
+            });
+        }
+        Err(
+            "no Kafka broker for the integration tests: run `make test` (it starts a local \
+             Apache Kafka), or set KAFKA_BOOTSTRAP_SERVERS=host:port of an existing cluster, \
+             or start a Docker daemon for testcontainers"
+                .into(),
+        )
+    }
+
+    /// `host:port[,...]` of the cluster.
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap_servers
+    }
+
+    /// Client settings for this cluster.
+    pub fn settings(&self) -> KafkaSettings {
+        KafkaSettings::new(&self.bootstrap_servers)
+    }
+
+    /// An admin client.
+    pub fn admin(&self) -> AdminClient<DefaultClientContext> {
+        self.settings().create(&[]).expect("admin client")
+    }
+
+    /// Creates a topic and waits until its partitions have leaders.
+    pub async fn create_topic(&self, name: &str, partitions: i32, replication: i32) {
+        self.create_topic_with(name, partitions, replication, &[])
+            .await;
+    }
+
+    /// Creates a topic with topic-level configs and waits until it is usable.
+    pub async fn create_topic_with(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication: i32,
+        configs: &[(&str, &str)],
+    ) {
+        let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication));
+        for (key, value) in configs {
+            topic = topic.set(key, value);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = self
+            .admin()
+            .create_topics(&[topic], &options)
+            .await
+            .expect("create_topics");
+        for result in results {
+            if let Err((topic, code)) = result {
+                panic!("creating topic {topic} failed: {code}");
+            }
+        }
+        self.wait_for_leaders(name, partitions).await;
+    }
+
+    async fn wait_for_leaders(&self, topic: &str, partitions: i32) {
+        let consumer: BaseConsumer = self.settings().create(&[]).expect("metadata client");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
+                let ready = metadata.topics().iter().any(|t| {
+                    t.error().is_none()
+                        && t.partitions().len() == partitions as usize
+                        && t.partitions().iter().all(|p| p.leader() >= 0)
+                });
+                if ready {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "topic {topic} has no leaders after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An idempotent producer with `acks=all`.
+    pub fn producer(&self) -> FutureProducer {
+        self.settings()
+            .create(&[("enable.idempotence", "true"), ("linger.ms", "5")])
+            .expect("producer")
+    }
+
+    /// Produces `records` (key, value) to `topic` and waits for every acknowledgement.
+    pub async fn produce(&self, topic: &str, records: &[(String, Vec<u8>)]) {
+        self.produce_with_headers(
+            topic,
+            records.iter().map(|(k, v)| (k.clone(), v.clone(), None)),
+        )
+        .await;
+    }
+
+    /// Produces records with optional headers, in order, and waits for every ack.
+    pub async fn produce_with_headers(
+        &self,
+        topic: &str,
+        records: impl IntoIterator<Item = (String, Vec<u8>, Option<OwnedHeaders>)>,
+    ) {
+        let producer = self.producer();
+        let mut pending = Vec::new();
+        for (key, value, headers) in records {
+            let mut record = FutureRecord::to(topic).key(&key).payload(&value);
+            if let Some(headers) = headers {
+                record = record.headers(headers);
+            }
+            let delivery = producer
+                .send_result(record)
+                .map_err(|(error, _)| error)
+                .expect("enqueue");
+            pending.push(delivery);
+        }
+        for delivery in pending {
+            delivery
+                .await
+                .expect("delivery canceled")
+                .expect("delivery failed");
+        }
+        producer.flush(Duration::from_secs(30)).expect("flush");
+    }
+
+    /// A read_committed consumer with its own assignment of every partition of `topic`
+    /// from the beginning: it sees what downstream services would see, and no group.
+    pub fn reader(&self, topic: &str) -> BaseConsumer {
+        let consumer: BaseConsumer = self
+            .settings()
+            .create(&[
+                ("group.id", "orderflow-test-reader"),
+                ("enable.auto.commit", "false"),
+                ("isolation.level", "read_committed"),
+                ("enable.partition.eof", "false"),
+            ])
+            .expect("reader");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        let mut assignment = TopicPartitionList::new();
+        for partition in metadata.topics()[0].partitions() {
+            assignment
+                .add_partition_offset(topic, partition.id(), Offset::Beginning)
+                .expect("assignment");
+        }
+        consumer.assign(&assignment).expect("assign");
+        consumer
+    }
+
+    /// Reads `topic` read_committed until `count` records arrived or `timeout` passed.
+    pub async fn consume(&self, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {
+        let topic = topic.to_owned();
+        let consumer = self.reader(&topic);
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + timeout;
+            let mut out = Vec::new();
+            while out.len() < count && Instant::now() < deadline {
+                match consumer.poll(Duration::from_millis(200)) {
+                    Some(Ok(message)) => out.push(message.detach()),
+                    Some(Err(error)) => panic!("reading {topic}: {error}"),
+                    None => {}
+                }
+            }
+            out
+        })
+        .await
+        .expect("reader thread")
+    }
+
+    /// Reads every record currently in `topic` (read_committed): stops after `quiet`
+    /// without new records.
+    pub async fn consume_all(&self, topic: &str, quiet: Duration) -> Vec<OwnedMessage> {
+        let topic = topic.to_owned();
+        let consumer = self.reader(&topic);
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let mut last = Instant::now();
+            while last.elapsed() < quiet {
+                match consumer.poll(Duration::from_millis(100)) {
+                    Some(Ok(message)) => {
+                        out.push(message.detach());
+                        last = Instant::now();
+                    }
+                    Some(Err(error)) => panic!("reading {topic}: {error}"),
+                    None => {}
+                }
+            }
+            out
+        })
+        .await
+        .expect("reader thread")
+    }
+
+    /// Committed offsets of `group` for `topic`, by partition.
+    pub fn committed(&self, group: &str, topic: &str, partitions: i32) -> HashMap<i32, i64> {
+        let consumer: BaseConsumer = self
+            .settings()
+            .create(&[("group.id", group)])
+            .expect("offsets client");
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition(topic, partition);
+        }
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .expect("committed offsets");
+        committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(offset) => Some((e.partition(), offset)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A name no other test uses: `<prefix>-<uuid>`.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The payload of a record as bytes (empty when null).
+pub fn payload(message: &OwnedMessage) -> &[u8] {
+    message.payload().unwrap_or_default()
+}
+
+fn docker_answers() -> bool {
+    std::process::Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}

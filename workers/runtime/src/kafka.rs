@@ -1,0 +1,247 @@
+//! The one translation point from orderflow settings to librdkafka properties.
+//!
+//! Every client the project creates (worker consumers and producers, the CLI's admin,
+//! producer and consumer, the test fixture) starts from [`KafkaSettings`], so TLS,
+//! SASL and any user passthrough apply everywhere the same way. The user's raw
+//! properties are applied last: they win over our defaults.
+
+use rdkafka::config::{ClientConfig, FromClientConfig, NativeClientConfig};
+
+use crate::error::RuntimeError;
+
+/// Property names whose values are secrets: never logged, never echoed in errors.
+const SECRET_MARKERS: &[&str] = &["password", "secret", "sasl.oauthbearer.config", "key.pem"];
+
+/// Connection settings shared by every client of one process.
+#[derive(Clone, Default)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port...]`.
+    pub bootstrap_servers: String,
+    /// SASL user name (`sasl.username`), usually from a secret.
+    pub sasl_username: Option<String>,
+    /// SASL password (`sasl.password`), usually from a secret.
+    pub sasl_password: Option<String>,
+    /// Raw librdkafka properties, applied after everything else.
+    pub passthrough: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("sasl_username", &self.sasl_username)
+            .field(
+                "sasl_password",
+                &self.sasl_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("passthrough", &self.redacted_passthrough())
+            .finish()
+    }
+}
+
+impl KafkaSettings {
+    /// Settings for a cluster reachable at `bootstrap_servers`, nothing else set.
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        KafkaSettings {
+            bootstrap_servers: bootstrap_servers.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Adds one raw librdkafka property (applied last).
+    pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.passthrough.push((key.into(), value.into()));
+        self
+    }
+
+    /// The base configuration every client gets: servers, credentials, then passthrough.
+    /// Role-specific defaults go between the two through `defaults`.
+    pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        if let Some(user) = &self.sasl_username {
+            config.set("sasl.username", user);
+        }
+        if let Some(password) = &self.sasl_password {
+            config.set("sasl.password", password);
+        }
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
+        for (key, value) in &self.passthrough {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// Creates a client of type `T` from [`Self::client_config`], turning librdkafka's
+    /// refusal of a property into a configuration error that names it.
+    pub fn create<T: FromClientConfig>(
+        &self,
+        defaults: &[(&str, &str)],
+    ) -> Result<T, RuntimeError> {
+        self.client_config(defaults).create().map_err(|error| {
+            RuntimeError::Config(format!(
+                "the Kafka client rejected its settings: {error}; check --bootstrap-servers and \
+                 every --kafka-config property"
+            ))
+        })
+    }
+
+    /// The passthrough properties with secret values replaced, for logs.
+    pub fn redacted_passthrough(&self) -> Vec<(String, String)> {
+        self.passthrough
+            .iter()
+            .map(|(key, value)| {
+                let shown = if is_secret(key) {
+                    "<redacted>".to_owned()
+                } else {
+                    value.clone()
+                };
+                (key.clone(), shown)
+            })
+            .collect()
+    }
+
+    /// Checks the settings without connecting: servers well-formed, and every
+    /// passthrough property known to librdkafka with an acceptable value.
+    pub fn validate(&self) -> Result<(), RuntimeError> {
+        validate_bootstrap_servers(&self.bootstrap_servers)?;
+        for (key, value) in &self.passthrough {
+            let mut probe = ClientConfig::new();
+            probe.set(key, value);
+            if let Err(error) = probe.create_native_config() {
+                let shown = if is_secret(key) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                return Err(RuntimeError::Config(format!(
+                    "Kafka property {key}={shown} is not accepted by librdkafka: {error}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a property's value must never be shown.
+pub fn is_secret(key: &str) -> bool {
+    SECRET_MARKERS.iter().any(|marker| key.contains(marker))
+}
+
+/// Parses one `key=value` passthrough property.
+pub fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "expected a librdkafka property as key=value, got '{text}'"
+        )),
+    }
+}
+
+fn validate_bootstrap_servers(servers: &str) -> Result<(), RuntimeError> {
+    if servers.trim().is_empty() {
+        return Err(RuntimeError::Config(
+            "--bootstrap-servers is empty; give host:port of at least one broker".into(),
+        ));
+    }
+    for server in servers.split(',') {
+        let server = server.trim();
+        let server = server.split_once("://").map_or(server, |(_, rest)| rest);
+        let valid = server.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            return Err(RuntimeError::Config(format!(
+                "--bootstrap-servers entry '{server}' is not host:port (for example 127.0.0.1:9092)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// librdkafka's version and the features it was built with (`builtin.features`).
+pub fn librdkafka_build() -> (String, String) {
+    let (_, version) = rdkafka::util::get_rdkafka_version();
+    let features = ClientConfig::new()
+        .create_native_config()
+        .ok()
+        .and_then(|native: NativeClientConfig| native.get("builtin.features").ok())
+        .unwrap_or_default();
+    (version, features)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passthrough_is_applied_last_and_wins() {
+        let settings = KafkaSettings::new("127.0.0.1:9092").with_property("linger.ms", "42");
+        let config = settings.client_config(&[("linger.ms", "5"), ("acks", "all")]);
+        assert_eq!(config.get("linger.ms"), Some("42"));
+        assert_eq!(config.get("acks"), Some("all"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_listings() {
+        let mut settings = KafkaSettings::new("b:9092").with_property("sasl.password", "hunter2");
+        settings.sasl_password = Some("hunter3".into());
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn unknown_property_is_a_config_error_naming_it() {
+        let settings = KafkaSettings::new("127.0.0.1:9092").with_property("no.such.thing", "1");
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("no.such.thing"), "{error}");
+    }
+
+    #[test]
+    fn bad_bootstrap_servers_are_rejected_with_an_example() {
+        for bad in ["", "localhost", "host:notaport", ":9092", "a:9092,b"] {
+            let error = KafkaSettings::new(bad).validate().unwrap_err().to_string();
+            assert!(error.contains("bootstrap-servers"), "{bad}: {error}");
+        }
+        KafkaSettings::new("a:9092, b:9093,SASL_SSL://c:9094")
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn property_parsing() {
+        assert_eq!(
+            parse_property("a.b = c=d").unwrap(),
+            ("a.b".into(), "c=d".into())
+        );
+        assert!(parse_property("novalue").is_err());
+        assert!(parse_property("=x").is_err());
+    }
+
+    #[test]
+    fn librdkafka_is_built_with_tls_sasl_and_compression() {
+        let (version, features) = librdkafka_build();
+        assert!(version.starts_with("2."), "{version}");
+        for needed in [
+            "ssl",
+            "sasl_scram",
+            "sasl_oauthbearer",
+            "zstd",
+            "lz4",
+            "oidc",
+        ] {
+            assert!(
+                features.split(',').any(|f| f == needed),
+                "missing {needed} in {features}"
+            );
+        }
+    }
+}
