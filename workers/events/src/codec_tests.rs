@@ -1,0 +1,476 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::contract::{CATALOGUE, readable_as};
+use crate::corpus;
+use crate::error::ErrorClass;
+use crate::model::*;
+use crate::registry::RegistrySettings;
+use crate::registry_double::RegistryDouble;
+use crate::sample;
+
+fn single_object() -> Codec {
+    Codec::new(CodecSettings::default()).unwrap()
+}
+
+fn confluent(url: &str, strategy: SubjectStrategy) -> Codec {
+    let mut registry = RegistrySettings::new(url);
+    registry.attempts = 2;
+    registry.request_timeout = std::time::Duration::from_secs(2);
+    Codec::new(CodecSettings {
+        output_format: WireFormat::Confluent,
+        subject_strategy: strategy,
+        registry: Some(registry),
+        ..CodecSettings::default()
+    })
+    .unwrap()
+}
+
+fn lineage() -> Lineage {
+    Lineage::new(
+        "order-validator",
+        "0.1.0",
+        "4b2f6d1e",
+        "ord-1",
+        0,
+        1_795_436_220_317,
+    )
+}
+
+fn validation(result: ValidationResult) -> OrderValidation {
+    let l = lineage();
+    OrderValidation {
+        event_id: l.event_id,
+        causation_id: l.causation_id,
+        order_id: l.order_id,
+        produced_at: l.produced_at,
+        worker: l.worker,
+        worker_version: l.worker_version,
+        customer_id: "cus-1".into(),
+        result,
+    }
+}
+
+async fn round_trip<T: Record + PartialEq + std::fmt::Debug>(codec: &Codec, value: &T) {
+    // One topic per type, as a registry allows one schema lineage per subject.
+    let bytes = codec.encode(T::SCHEMA, value).await.unwrap();
+    let decoded = codec.decode::<T>(&bytes).await.unwrap();
+    assert_eq!(&decoded.value, value);
+}
+
+#[tokio::test]
+async fn every_event_type_round_trips_in_both_wire_formats() {
+    let registry = RegistryDouble::start().await;
+    let l = lineage();
+    let status = OrderStatusChanged {
+        event_id: l.event_id.clone(),
+        causation_id: l.causation_id.clone(),
+        order_id: l.order_id.clone(),
+        produced_at: l.produced_at,
+        worker: "order-status".into(),
+        worker_version: "0.1.0".into(),
+        customer_id: "cus-1".into(),
+        status: OrderStatus::PaymentFailed,
+        occurred_at: 7,
+    };
+    let notification = NotificationRequested {
+        event_id: l.event_id.clone(),
+        causation_id: l.causation_id.clone(),
+        order_id: l.order_id.clone(),
+        produced_at: l.produced_at,
+        worker: "notifier".into(),
+        worker_version: "0.1.0".into(),
+        customer_id: "cus-1".into(),
+        channel: NotificationChannel::Email,
+        recipient: Some("ädä@exämple.com".into()),
+        template: "order_shipped".into(),
+        parameters: HashMap::from([
+            ("carrier".into(), "DHL".into()),
+            ("tracking".into(), "1Z".into()),
+        ]),
+    };
+    let risk = OrderRiskAssessed {
+        event_id: l.event_id.clone(),
+        causation_id: l.causation_id.clone(),
+        order_id: l.order_id.clone(),
+        produced_at: l.produced_at,
+        worker: "risk-scorer".into(),
+        worker_version: "0.1.0".into(),
+        customer_id: "cus-1".into(),
+        score: 85,
+        decision: RiskDecision::Decline,
+        signals: vec![RiskSignal {
+            code: "HIGH_AMOUNT".into(),
+            weight: 40,
+            detail: "x".into(),
+        }],
+    };
+    let valid = validation(ValidationResult::OrderValidated(OrderValidated {
+        total: 1,
+        currency: "EUR".into(),
+        line_count: 1,
+    }));
+    let rejected = validation(ValidationResult::OrderRejected(OrderRejected {
+        reasons: vec![RejectionReason {
+            code: "NO_LINE_ITEMS".into(),
+            field: "line_items".into(),
+            message: "none".into(),
+        }],
+    }));
+    let placed = sample::order_placed(3);
+    let others = [
+        Payload::PaymentAuthorized(PaymentAuthorized {
+            payment_id: "p".into(),
+            amount: 5,
+            currency: "EUR".into(),
+            method: "card".into(),
+        }),
+        Payload::PaymentFailed(PaymentFailed {
+            payment_id: "p".into(),
+            reason_code: "card_expired".into(),
+        }),
+        Payload::OrderShipped(OrderShipped {
+            carrier: "DHL".into(),
+            tracking_number: "1Z".into(),
+        }),
+        Payload::OrderDelivered(OrderDelivered { signed_by: None }),
+        Payload::OrderCancelled(OrderCancelled {
+            reason: "fraud".into(),
+            refund_amount: 10,
+        }),
+    ];
+    for codec in [
+        single_object(),
+        confluent(&registry.url, SubjectStrategy::TopicName),
+        confluent(&registry.url, SubjectStrategy::RecordName),
+    ] {
+        round_trip(&codec, &placed).await;
+        for payload in &others {
+            round_trip(&codec, &sample::with_payload(&placed, payload.clone())).await;
+        }
+        round_trip(&codec, &valid).await;
+        round_trip(&codec, &rejected).await;
+        round_trip(&codec, &status).await;
+        round_trip(&codec, &notification).await;
+        round_trip(&codec, &risk).await;
+    }
+}
+
+#[tokio::test]
+async fn single_object_messages_carry_the_newest_schema_fingerprint() {
+    let bytes = single_object()
+        .encode("t", &sample::order_placed(1))
+        .await
+        .unwrap();
+    assert_eq!(bytes[..2], [0xC3, 0x01]);
+    let fp = u64::from_le_bytes(bytes[2..10].try_into().unwrap());
+    let newest = crate::contract::newest("OrderEvent").unwrap();
+    assert_eq!(fp, crate::fingerprint::fingerprint(newest.text).unwrap());
+}
+
+#[tokio::test]
+async fn confluent_output_registers_under_the_configured_subject_strategy() {
+    let registry = RegistryDouble::start().await;
+    let by_topic = confluent(&registry.url, SubjectStrategy::TopicName);
+    let bytes = by_topic
+        .encode("orders.lifecycle", &sample::order_placed(1))
+        .await
+        .unwrap();
+    assert_eq!(bytes[0], 0x00);
+    let id = u32::from_be_bytes(bytes[1..5].try_into().unwrap());
+    assert_eq!(id, registry.register(OrderEvent::contract().avsc));
+    // Registered once, then served from the cache.
+    let before = registry.requests();
+    for _ in 0..10 {
+        by_topic
+            .encode("orders.lifecycle", &sample::order_placed(1))
+            .await
+            .unwrap();
+    }
+    assert_eq!(registry.requests(), before);
+}
+
+#[tokio::test]
+async fn a_v1_event_decodes_into_todays_type_with_the_new_field_defaulted() {
+    let decoded = single_object()
+        .decode::<OrderEvent>(&corpus::valid_message_v1())
+        .await
+        .unwrap();
+    let Payload::OrderPlaced(placed) = decoded.value.payload else {
+        panic!("not OrderPlaced")
+    };
+    assert_eq!(placed.sales_channel, SalesChannel::Unknown);
+    assert_eq!(placed.line_items.len(), 2);
+    assert_eq!(placed.total, 5697);
+}
+
+#[tokio::test]
+async fn the_sample_message_written_by_hand_decodes() {
+    let decoded = single_object()
+        .decode::<OrderEvent>(&corpus::valid_message())
+        .await
+        .unwrap();
+    assert_eq!(decoded.value.order_id, "ord-000123");
+    let Payload::OrderPlaced(placed) = decoded.value.payload else {
+        panic!("not OrderPlaced")
+    };
+    assert_eq!(placed.sales_channel, SalesChannel::Web);
+}
+
+#[test]
+fn every_schema_version_reads_and_is_read_by_the_newest() {
+    for entry in CATALOGUE {
+        let newest = crate::contract::newest(entry.name).unwrap();
+        let old = apache_avro::Schema::parse_str(entry.text).unwrap();
+        let new = apache_avro::Schema::parse_str(newest.text).unwrap();
+        readable_as(&old, &new)
+            .unwrap_or_else(|e| panic!("{} v{} -> newest: {e}", entry.name, entry.version));
+        readable_as(&new, &old)
+            .unwrap_or_else(|e| panic!("newest -> {} v{}: {e}", entry.name, entry.version));
+    }
+}
+
+#[tokio::test]
+async fn every_malformed_case_fails_with_its_class_and_kind() {
+    let codec = single_object();
+    let cases = corpus::malformed_cases(codec.settings().max_payload_bytes);
+    let named = cases
+        .iter()
+        .filter(|c| !c.name.starts_with("truncated at datum byte"))
+        .count();
+    assert!(named >= 25, "only {named} named cases");
+    for case in &cases {
+        match codec.decode::<OrderEvent>(&case.bytes).await {
+            Ok(value) => panic!("{}: decoded {value:?}", case.name),
+            Err(error) => {
+                assert_eq!(
+                    (error.class(), error.kind()),
+                    (case.class, case.kind),
+                    "{}: {error}",
+                    case.name
+                );
+            }
+        }
+    }
+    println!(
+        "{} malformed cases ({named} named) rejected with the expected class",
+        cases.len()
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_registry_id_is_a_schema_error_and_is_not_asked_twice() {
+    let registry = RegistryDouble::start().await;
+    let codec = confluent(&registry.url, SubjectStrategy::TopicName);
+    let message = [
+        &[0x00, 0, 0, 0x10, 0x00][..],
+        &corpus::valid_message()[10..],
+    ]
+    .concat();
+    for _ in 0..5 {
+        let error = codec.decode::<OrderEvent>(&message).await.unwrap_err();
+        assert_eq!(
+            (error.class(), error.kind()),
+            (ErrorClass::Schema, "unknown-schema-id"),
+            "{error}"
+        );
+    }
+    assert_eq!(registry.requests(), 1, "unknown ids are cached for a while");
+}
+
+#[tokio::test]
+async fn a_registry_that_is_down_is_a_transient_error() {
+    let registry = RegistryDouble::start().await;
+    let id = registry.register(OrderEvent::contract().avsc);
+    let codec = confluent(&registry.url, SubjectStrategy::TopicName);
+    registry.set_failing(true);
+    let message = [
+        &[0x00][..],
+        &id.to_be_bytes(),
+        &corpus::valid_message()[10..],
+    ]
+    .concat();
+    let error = codec.decode::<OrderEvent>(&message).await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Transient, "{error}");
+    assert_eq!(registry.requests(), 2, "two attempts were configured");
+    registry.set_failing(false);
+    codec
+        .decode::<OrderEvent>(&message)
+        .await
+        .expect("decodes once the registry is back");
+}
+
+#[tokio::test]
+async fn an_unreachable_registry_is_a_transient_error() {
+    let codec = confluent("http://127.0.0.1:9", SubjectStrategy::TopicName);
+    let message = [&[0x00, 0, 0, 0, 1][..], &corpus::valid_message()[10..]].concat();
+    let error = codec.decode::<OrderEvent>(&message).await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Transient, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lookups_of_one_new_id_make_one_request() {
+    let registry = RegistryDouble::start().await;
+    let id = registry.register(OrderEvent::contract().avsc);
+    let codec = Arc::new(confluent(&registry.url, SubjectStrategy::TopicName));
+    let message: Arc<[u8]> = [
+        &[0x00][..],
+        &id.to_be_bytes(),
+        &corpus::valid_message()[10..],
+    ]
+    .concat()
+    .into();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (codec, message) = (codec.clone(), message.clone());
+            tokio::spawn(
+                async move { codec.decode::<OrderEvent>(&message).await.map(|d| d.schema) },
+            )
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), SchemaRef::RegistryId(id));
+    }
+    assert_eq!(registry.requests(), 1);
+}
+
+#[tokio::test]
+async fn decode_json_shows_any_known_event() {
+    let codec = single_object();
+    let bytes = codec.encode("t", &sample::order_placed(2)).await.unwrap();
+    let (json, writer) = codec.decode_json(&bytes).await.unwrap();
+    assert_eq!(writer.full_name, "io.orderflow.events.OrderEvent");
+    assert_eq!(json["order_id"], "ord-000123");
+    assert_eq!(json["payload"]["line_items"][1]["sku"], "SKU-00001");
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![".{0,24}", "[a-zA-Z0-9@._-]{0,16}", Just(String::new())]
+}
+
+prop_compose! {
+    fn arb_line()(sku in text(), quantity in any::<i32>(), unit_price in any::<i64>()) -> LineItem {
+        LineItem { sku, quantity, unit_price }
+    }
+}
+
+prop_compose! {
+    fn arb_address()(recipient in text(), line1 in text(), line2 in proptest::option::of(text()),
+                     city in text(), postal_code in text(), region in proptest::option::of(text()),
+                     country in text()) -> Address {
+        Address { recipient, line1, line2, city, postal_code, region, country }
+    }
+}
+
+fn arb_channel() -> impl Strategy<Value = SalesChannel> {
+    prop_oneof![
+        Just(SalesChannel::Web),
+        Just(SalesChannel::MobileApp),
+        Just(SalesChannel::Marketplace),
+        Just(SalesChannel::Pos),
+        Just(SalesChannel::Phone),
+        Just(SalesChannel::Unknown),
+    ]
+}
+
+prop_compose! {
+    fn arb_placed()(line_items in proptest::collection::vec(arb_line(), 0..12), currency in text(),
+                    amounts in any::<[i64; 4]>(), shipping_address in arb_address(),
+                    billing_country in text(), customer_email in text(), new_customer in any::<bool>(),
+                    sales_channel in arb_channel()) -> OrderPlaced {
+        OrderPlaced {
+            line_items, currency, shipping: amounts[0], tax: amounts[1], discount: amounts[2],
+            total: amounts[3], shipping_address, billing_country, customer_email, new_customer,
+            sales_channel,
+        }
+    }
+}
+
+fn arb_payload() -> impl Strategy<Value = Payload> {
+    prop_oneof![
+        arb_placed().prop_map(Payload::OrderPlaced),
+        (text(), any::<i64>(), text(), text()).prop_map(
+            |(payment_id, amount, currency, method)| {
+                Payload::PaymentAuthorized(PaymentAuthorized {
+                    payment_id,
+                    amount,
+                    currency,
+                    method,
+                })
+            }
+        ),
+        (text(), text()).prop_map(|(payment_id, reason_code)| {
+            Payload::PaymentFailed(PaymentFailed {
+                payment_id,
+                reason_code,
+            })
+        }),
+        (text(), text()).prop_map(|(carrier, tracking_number)| {
+            Payload::OrderShipped(OrderShipped {
+                carrier,
+                tracking_number,
+            })
+        }),
+        proptest::option::of(text())
+            .prop_map(|signed_by| Payload::OrderDelivered(OrderDelivered { signed_by })),
+        (text(), any::<i64>()).prop_map(|(reason, refund_amount)| {
+            Payload::OrderCancelled(OrderCancelled {
+                reason,
+                refund_amount,
+            })
+        }),
+    ]
+}
+
+prop_compose! {
+    fn arb_event()(event_id in text(), order_id in text(), customer_id in text(),
+                   occurred_at in any::<i64>(), source in text(), payload in arb_payload()) -> OrderEvent {
+        OrderEvent { event_id, order_id, customer_id, occurred_at, source, payload }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_events_round_trip_in_both_formats(event in arb_event()) {
+        let rt = runtime();
+        rt.block_on(async {
+            let registry = RegistryDouble::start().await;
+            for codec in [single_object(), confluent(&registry.url, SubjectStrategy::TopicName)] {
+                let bytes = codec.encode("orders.lifecycle", &event).await.unwrap();
+                let back = codec.decode::<OrderEvent>(&bytes).await.unwrap();
+                assert_eq!(back.value, event.clone());
+            }
+        });
+    }
+
+    #[test]
+    fn arbitrary_bytes_after_a_valid_header_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let rt = runtime();
+        let codec = single_object();
+        let mut message = corpus::valid_message()[..10].to_vec();
+        message.extend_from_slice(&tail);
+        let _ = rt.block_on(codec.decode::<OrderEvent>(&message));
+    }
+
+    #[test]
+    fn single_byte_corruptions_of_a_valid_event_never_panic(at in 0usize..200, byte in any::<u8>()) {
+        let rt = runtime();
+        let codec = single_object();
+        let mut message = corpus::valid_message();
+        let at = at % message.len();
+        message[at] = byte;
+        let _ = rt.block_on(codec.decode::<OrderEvent>(&message));
+    }
+}

@@ -1,0 +1,319 @@
+//! The schema catalogue (`schemas/`, embedded at build time) and the binding of each
+//! Rust event type to its `.avsc` file.
+//!
+//! The `.avsc` files are the contract. A Rust type is bound to the newest version of
+//! its schema by [`Record`]; binding checks that the Avro schema derived from the Rust
+//! type has the same Parsing Canonical Form as the file, so the two cannot drift: the
+//! unit tests bind every type, and a binary that drifted would refuse to start.
+//!
+//! Everything that can be prepared once is prepared here: parsed schemas, the
+//! fingerprint, a reader and a writer for the type's own schema, and one resolving
+//! reader per foreign writer schema, built on first use and cached.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::writer::datum::GenericDatumWriter;
+use apache_avro::{AvroSchema, Schema};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::CodecError;
+use crate::fingerprint;
+
+/// One schema file: `schemas/<name>/v<version>.avsc`.
+#[derive(Debug)]
+pub struct CatalogueEntry {
+    /// The folder name, which is the record's short name.
+    pub name: &'static str,
+    /// The version number of the file.
+    pub version: u32,
+    /// The file's JSON text.
+    pub text: &'static str,
+}
+
+/// Every schema version in the repository, sorted by name then version.
+pub static CATALOGUE: &[CatalogueEntry] = include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+
+/// The newest version of the schema called `name`.
+pub fn newest(name: &str) -> Option<&'static CatalogueEntry> {
+    CATALOGUE
+        .iter()
+        .filter(|e| e.name == name)
+        .max_by_key(|e| e.version)
+}
+
+/// A Rust type that is the reader and writer type of one schema of the catalogue.
+pub trait Record: Serialize + DeserializeOwned + AvroSchema + Send + Sync + 'static {
+    /// The schema's folder name under `schemas/`.
+    const SCHEMA: &'static str;
+
+    /// The prepared binding of this type to its schema.
+    fn contract() -> &'static Contract;
+}
+
+/// Implements [`Record`] for a type, binding it to the newest `schemas/<name>/`.
+#[macro_export]
+macro_rules! record {
+    ($type:ty, $schema:literal) => {
+        impl $crate::contract::Record for $type {
+            const SCHEMA: &'static str = $schema;
+
+            fn contract() -> &'static $crate::contract::Contract {
+                static CONTRACT: ::std::sync::LazyLock<$crate::contract::Contract> =
+                    ::std::sync::LazyLock::new(|| {
+                        $crate::contract::Contract::bind::<$type>()
+                            .unwrap_or_else(|e| panic!("{e}"))
+                    });
+                &CONTRACT
+            }
+        }
+    };
+}
+
+/// A parsed writer schema: from the catalogue, or fetched from a registry.
+#[derive(Debug)]
+pub struct WriterSchema {
+    /// The parsed schema. Writer schemas live for the whole process: there is one per
+    /// distinct schema ever seen, bounded by the catalogue plus the registry's content.
+    pub schema: &'static Schema,
+    /// The schema's JSON text.
+    pub json: Arc<str>,
+    /// CRC-64-AVRO fingerprint of its canonical form.
+    pub fingerprint: u64,
+    /// Full name of the top-level type, when it is named.
+    pub full_name: String,
+}
+
+impl WriterSchema {
+    /// Parses a schema's JSON text.
+    pub fn parse(json: &str) -> Result<WriterSchema, String> {
+        let schema = Schema::parse_str(json).map_err(|e| e.to_string())?;
+        let fingerprint = fingerprint::fingerprint(json).map_err(|e| e.to_string())?;
+        let full_name = schema.name().map(|n| n.fullname(None)).unwrap_or_default();
+        Ok(WriterSchema {
+            schema: Box::leak(Box::new(schema)),
+            json: json.into(),
+            fingerprint,
+            full_name,
+        })
+    }
+}
+
+/// A Rust type bound to its schema, with everything decoding and encoding need.
+pub struct Contract {
+    /// The schema's folder name.
+    pub name: &'static str,
+    /// Full name of the record.
+    pub full_name: String,
+    /// The newest version number.
+    pub version: u32,
+    /// The newest `.avsc` text: what is registered and fingerprinted.
+    pub avsc: &'static str,
+    /// CRC-64-AVRO fingerprint of the `.avsc`.
+    pub fingerprint: u64,
+    /// The `.avsc` parsed: the reader schema for resolution.
+    reader_schema: &'static Schema,
+    /// Decodes data written with exactly this schema straight into the Rust type.
+    direct_reader: GenericDatumReader<'static>,
+    /// Encodes the Rust type straight to Avro binary.
+    writer: GenericDatumWriter<'static>,
+    /// Resolving readers by writer fingerprint, or why that writer is unreadable.
+    resolvers: RwLock<HashMap<u64, Result<Arc<GenericDatumReader<'static>>, CodecError>>>,
+}
+
+impl std::fmt::Debug for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contract")
+            .field("full_name", &self.full_name)
+            .field("version", &self.version)
+            .field("fingerprint", &format_args!("{:#018x}", self.fingerprint))
+            .finish()
+    }
+}
+
+impl Contract {
+    /// Binds `T` to the newest version of `schemas/<T::SCHEMA>/`, proving that the
+    /// schema derived from `T` and the file agree on the wire format.
+    pub fn bind<T: Record>() -> Result<Contract, String> {
+        let entry = newest(T::SCHEMA)
+            .ok_or_else(|| format!("no schema folder schemas/{} in the catalogue", T::SCHEMA))?;
+        let context = format!("schemas/{}/v{}.avsc", entry.name, entry.version);
+        let file_form =
+            fingerprint::canonical_form(entry.text).map_err(|e| format!("{context}: {e}"))?;
+        let derived = T::get_schema();
+        let derived_json = serde_json::to_value(&derived)
+            .map_err(|e| format!("{context}: the Rust type's schema is not JSON: {e}"))?;
+        let derived_form =
+            fingerprint::canonical_form_of(&derived_json).map_err(|e| format!("{context}: {e}"))?;
+        if derived_form != file_form {
+            let at = file_form
+                .bytes()
+                .zip(derived_form.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(file_form.len().min(derived_form.len()));
+            let around = |form: &str| {
+                let start = form.floor_char_boundary(at.saturating_sub(60));
+                let end = form.ceil_char_boundary((at + 60).min(form.len()));
+                form[start..end].to_owned()
+            };
+            return Err(format!(
+                "{context} and the Rust type {} disagree on the wire format at byte {at} of \
+                 the canonical form:\n  file: …{}…\n  type: …{}…",
+                std::any::type_name::<T>(),
+                around(&file_form),
+                around(&derived_form)
+            ));
+        }
+        let reader_schema: &'static Schema = Box::leak(Box::new(
+            Schema::parse_str(entry.text).map_err(|e| format!("{context}: {e}"))?,
+        ));
+        let derived: &'static Schema = Box::leak(Box::new(derived));
+        let direct_reader = GenericDatumReader::builder(derived)
+            .human_readable(false)
+            .build()
+            .map_err(|e| format!("{context}: {e}"))?;
+        let writer = GenericDatumWriter::builder(derived)
+            .validate(false)
+            .human_readable(false)
+            .build()
+            .map_err(|e| format!("{context}: {e}"))?;
+        Ok(Contract {
+            name: entry.name,
+            full_name: reader_schema
+                .name()
+                .map(|n| n.fullname(None))
+                .unwrap_or_default(),
+            version: entry.version,
+            avsc: entry.text,
+            fingerprint: fingerprint::rabin(file_form.as_bytes()),
+            reader_schema,
+            direct_reader,
+            writer,
+            resolvers: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The parsed newest schema.
+    pub fn schema(&self) -> &'static Schema {
+        self.reader_schema
+    }
+
+    /// Decodes one Avro datum written with `writer` into `T`, resolving the writer's
+    /// schema to ours when they differ. Every byte must be consumed.
+    pub fn decode<T: Record>(&self, writer: &WriterSchema, datum: &[u8]) -> Result<T, CodecError> {
+        if writer.fingerprint == self.fingerprint {
+            return self.decode_own(datum);
+        }
+        let resolver = self.resolver(writer)?;
+        let mut cursor = datum;
+        let value = resolver.read_value(&mut cursor).map_err(malformed)?;
+        self.no_trailing_bytes(cursor)?;
+        apache_avro::from_value::<T>(&value).map_err(malformed)
+    }
+
+    /// Decodes one Avro datum written with exactly our newest schema, straight into `T`.
+    pub fn decode_own<T: Record>(&self, datum: &[u8]) -> Result<T, CodecError> {
+        let mut cursor = datum;
+        let value = self
+            .direct_reader
+            .read_deser::<T>(&mut cursor)
+            .map_err(malformed)?;
+        self.no_trailing_bytes(cursor)?;
+        Ok(value)
+    }
+
+    fn no_trailing_bytes(&self, rest: &[u8]) -> Result<(), CodecError> {
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(CodecError::Malformed(format!(
+                "{} trailing bytes after the {} record",
+                rest.len(),
+                self.name
+            )))
+        }
+    }
+
+    /// Appends `value` encoded as an Avro datum of the newest schema to `out`.
+    pub fn encode<T: Record>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        self.writer
+            .write_ser(out, value)
+            .map(|_| ())
+            .map_err(|e| CodecError::Encode(bounded(e.to_string())))
+    }
+
+    fn resolver(
+        &self,
+        writer: &WriterSchema,
+    ) -> Result<Arc<GenericDatumReader<'static>>, CodecError> {
+        if let Some(known) = self
+            .resolvers
+            .read()
+            .expect("resolver cache")
+            .get(&writer.fingerprint)
+        {
+            return known.clone();
+        }
+        let built = readable_as(writer.schema, self.reader_schema)
+            .map_err(|reason| CodecError::IncompatibleSchema {
+                writer: format!("{} ({:#018x})", writer.full_name, writer.fingerprint),
+                reader: format!("{} v{}", self.full_name, self.version),
+                reason,
+            })
+            .and_then(|()| {
+                GenericDatumReader::builder(writer.schema)
+                    .reader_schema(self.reader_schema)
+                    .human_readable(false)
+                    .build()
+                    .map(Arc::new)
+                    .map_err(|e| CodecError::IncompatibleSchema {
+                        writer: writer.full_name.clone(),
+                        reader: self.full_name.clone(),
+                        reason: e.to_string(),
+                    })
+            });
+        self.resolvers
+            .write()
+            .expect("resolver cache")
+            .insert(writer.fingerprint, built.clone());
+        built
+    }
+}
+
+/// Whether data written with `writer` can be read with `reader` under Avro's
+/// resolution rules; the error names the field and why.
+pub fn readable_as(writer: &Schema, reader: &Schema) -> Result<(), String> {
+    SchemaCompatibility::can_read(writer, reader)
+        .map(|_| ())
+        .map_err(|error| {
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            message
+        })
+}
+
+fn malformed(error: apache_avro::Error) -> CodecError {
+    CodecError::Malformed(bounded(error.to_string()))
+}
+
+/// Error texts can quote data; keep them short enough for a header and a log line.
+fn bounded(mut text: String) -> String {
+    const LIMIT: usize = 300;
+    if text.len() > LIMIT {
+        let mut cut = LIMIT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}

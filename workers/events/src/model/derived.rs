@@ -1,0 +1,262 @@
+//! The derived events the workers produce, and the fields every one of them carries.
+
+use std::collections::HashMap;
+
+use apache_avro::AvroSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Namespace of derived event ids (UUIDv5).
+const DERIVED_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f72_6465_7266_6c6f_7700_4445_5249_5645);
+
+/// The fields every derived event carries, computed from the source event.
+///
+/// `event_id` is a UUIDv5 of the worker name, the source event id and the output's
+/// index, so a retried or replayed input yields byte-identical ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    /// Deterministic id of the derived event.
+    pub event_id: String,
+    /// `event_id` of the source event.
+    pub causation_id: String,
+    /// The order.
+    pub order_id: String,
+    /// When the worker produced the event, epoch milliseconds.
+    pub produced_at: i64,
+    /// Producing worker's name.
+    pub worker: String,
+    /// Producing worker's version.
+    pub worker_version: String,
+}
+
+impl Lineage {
+    /// Lineage of output number `index` derived from `source_event_id` by `worker`.
+    pub fn new(
+        worker: &str,
+        worker_version: &str,
+        source_event_id: &str,
+        order_id: &str,
+        index: usize,
+        produced_at: i64,
+    ) -> Lineage {
+        Lineage {
+            event_id: derived_event_id(worker, source_event_id, index).to_string(),
+            causation_id: source_event_id.to_owned(),
+            order_id: order_id.to_owned(),
+            produced_at,
+            worker: worker.to_owned(),
+            worker_version: worker_version.to_owned(),
+        }
+    }
+}
+
+/// The deterministic id of output `index` of `worker` for `source_event_id`.
+pub fn derived_event_id(worker: &str, source_event_id: &str, index: usize) -> Uuid {
+    let name = format!("{worker}\u{1f}{source_event_id}\u{1f}{index}");
+    Uuid::new_v5(&DERIVED_ID_NAMESPACE, name.as_bytes())
+}
+
+/// Outcome of validating an `OrderPlaced` event (`orders.validation`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+pub struct OrderValidation {
+    /// Deterministic id of this event.
+    pub event_id: String,
+    /// `event_id` of the source event.
+    pub causation_id: String,
+    /// The order.
+    pub order_id: String,
+    /// When the worker produced it, epoch milliseconds.
+    pub produced_at: i64,
+    /// Producing worker.
+    pub worker: String,
+    /// Producing worker's version.
+    pub worker_version: String,
+    /// The customer who owns the order.
+    pub customer_id: String,
+    /// Validated or rejected.
+    pub result: ValidationResult,
+}
+
+/// `OrderValidated` or `OrderRejected`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+#[avro(repr = "bare_union")]
+pub enum ValidationResult {
+    /// The order passed every rule.
+    OrderValidated(OrderValidated),
+    /// The order broke one or more rules.
+    OrderRejected(OrderRejected),
+}
+
+/// The order passed every rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+pub struct OrderValidated {
+    /// Validated total in minor units.
+    pub total: i64,
+    /// ISO 4217 currency code of the total.
+    pub currency: String,
+    /// Number of line items.
+    pub line_count: i32,
+}
+
+/// The order broke one or more rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+pub struct OrderRejected {
+    /// Every broken rule, in rule order.
+    pub reasons: Vec<RejectionReason>,
+}
+
+/// One broken validation rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+pub struct RejectionReason {
+    /// Stable reason code.
+    pub code: String,
+    /// Path of the offending field.
+    pub field: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// The order moved to a new lifecycle status (`orders.status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+pub struct OrderStatusChanged {
+    /// Deterministic id of this event.
+    pub event_id: String,
+    /// `event_id` of the source event.
+    pub causation_id: String,
+    /// The order.
+    pub order_id: String,
+    /// When the worker produced it, epoch milliseconds.
+    pub produced_at: i64,
+    /// Producing worker.
+    pub worker: String,
+    /// Producing worker's version.
+    pub worker_version: String,
+    /// The customer who owns the order.
+    pub customer_id: String,
+    /// The status the order moved to.
+    pub status: OrderStatus,
+    /// When the source event happened, epoch milliseconds.
+    pub occurred_at: i64,
+}
+
+/// Lifecycle status of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    // Placed by the customer.
+    Placed,
+    // Payment authorised.
+    PaymentAuthorized,
+    // Payment failed.
+    PaymentFailed,
+    // Left the warehouse.
+    Shipped,
+    // Delivered.
+    Delivered,
+    // Cancelled.
+    Cancelled,
+    // A status this reader does not know (written by a newer producer).
+    Unknown,
+}
+
+/// A message should be sent to the customer (`notifications.requested`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+pub struct NotificationRequested {
+    /// Deterministic id of this event.
+    pub event_id: String,
+    /// `event_id` of the source event.
+    pub causation_id: String,
+    /// The order.
+    pub order_id: String,
+    /// When the worker produced it, epoch milliseconds.
+    pub produced_at: i64,
+    /// Producing worker.
+    pub worker: String,
+    /// Producing worker's version.
+    pub worker_version: String,
+    /// The customer to notify.
+    pub customer_id: String,
+    /// Delivery channel.
+    pub channel: NotificationChannel,
+    /// Address for the channel, when known.
+    pub recipient: Option<String>,
+    /// Template name.
+    pub template: String,
+    /// Template parameters.
+    pub parameters: HashMap<String, String>,
+}
+
+/// How to reach the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotificationChannel {
+    // Email.
+    Email,
+    // Text message.
+    Sms,
+    // Mobile push.
+    Push,
+    // A channel this reader does not know.
+    Unknown,
+}
+
+/// Fraud-risk assessment of an `OrderPlaced` event (`orders.risk`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+pub struct OrderRiskAssessed {
+    /// Deterministic id of this event.
+    pub event_id: String,
+    /// `event_id` of the source event.
+    pub causation_id: String,
+    /// The order.
+    pub order_id: String,
+    /// When the worker produced it, epoch milliseconds.
+    pub produced_at: i64,
+    /// Producing worker.
+    pub worker: String,
+    /// Producing worker's version.
+    pub worker_version: String,
+    /// The customer who owns the order.
+    pub customer_id: String,
+    /// Risk score from 0 to 100.
+    pub score: i32,
+    /// What to do with the order.
+    pub decision: RiskDecision,
+    /// Signals that fired, in rule order.
+    pub signals: Vec<RiskSignal>,
+}
+
+/// What to do with an order, by risk score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RiskDecision {
+    // Low risk.
+    Approve,
+    // A human should look.
+    Review,
+    // Too risky.
+    Decline,
+    // A decision this reader does not know.
+    Unknown,
+}
+
+/// One risk indicator that fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, AvroSchema)]
+#[avro(namespace = "io.orderflow.events")]
+pub struct RiskSignal {
+    /// Stable signal code.
+    pub code: String,
+    /// Points this signal added to the score.
+    pub weight: i32,
+    /// Human-readable detail.
+    pub detail: String,
+}

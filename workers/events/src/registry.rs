@@ -1,0 +1,262 @@
+//! A client of the Confluent Schema Registry API, as served by Confluent, Apicurio
+//! (`/apis/ccompat/v7`), Karapace and Redpanda.
+//!
+//! Only two calls are needed: fetch a schema by id, and register (or look up) a
+//! schema under a subject. Each request has a timeout; connection failures, server
+//! errors and throttling are retried a few times with backoff, then reported as
+//! [`CodecError::RegistryUnavailable`] (transient: the runtime retries the message).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::CodecError;
+
+/// How to reach a registry.
+#[derive(Clone)]
+pub struct RegistrySettings {
+    /// Base URL, for example `http://registry:8081` or `http://apicurio:8080/apis/ccompat/v7`.
+    pub url: String,
+    /// Basic-auth user name and password.
+    pub credentials: Option<(String, String)>,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+    /// Attempts per call before the registry counts as unavailable.
+    pub attempts: u32,
+}
+
+impl std::fmt::Debug for RegistrySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrySettings")
+            .field("url", &self.url)
+            .field(
+                "credentials",
+                &self
+                    .credentials
+                    .as_ref()
+                    .map(|(user, _)| (user, "<redacted>")),
+            )
+            .field("request_timeout", &self.request_timeout)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
+impl RegistrySettings {
+    /// Settings for `url` with default timeout (5 s) and attempts (3).
+    pub fn new(url: impl Into<String>) -> RegistrySettings {
+        RegistrySettings {
+            url: url.into(),
+            credentials: None,
+            request_timeout: Duration::from_secs(5),
+            attempts: 3,
+        }
+    }
+}
+
+/// A Confluent-compatible Schema Registry client.
+#[derive(Debug, Clone)]
+pub struct RegistryClient {
+    settings: RegistrySettings,
+    base: String,
+    http: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+struct SchemaById {
+    schema: String,
+    #[serde(rename = "schemaType", default)]
+    schema_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Registered {
+    id: u32,
+}
+
+#[derive(Deserialize)]
+struct RegistryErrorBody {
+    error_code: Option<i64>,
+    message: Option<String>,
+}
+
+enum Failure {
+    /// Worth retrying.
+    Unavailable(String),
+    /// The registry answered with a client error.
+    Refused {
+        status: u16,
+        code: Option<i64>,
+        message: String,
+    },
+}
+
+impl RegistryClient {
+    /// A client for `settings`; fails when the URL is not http(s).
+    pub fn new(settings: RegistrySettings) -> Result<RegistryClient, String> {
+        let parsed = reqwest::Url::parse(&settings.url)
+            .map_err(|e| format!("--schema-registry-url '{}' is not a URL: {e}", settings.url))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!(
+                "--schema-registry-url '{}' must start with http:// or https://",
+                settings.url
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+        let base = settings.url.trim_end_matches('/').to_owned();
+        Ok(RegistryClient {
+            settings,
+            base,
+            http,
+        })
+    }
+
+    /// The schema text registered under `id`.
+    pub async fn schema_by_id(&self, id: u32) -> Result<String, CodecError> {
+        let url = format!("{}/schemas/ids/{id}", self.base);
+        let body: SchemaById =
+            self.call(|| self.http.get(&url))
+                .await
+                .map_err(|failure| match failure {
+                    Failure::Refused {
+                        status: 404,
+                        message,
+                        ..
+                    } => CodecError::UnknownSchemaId {
+                        id,
+                        detail: message,
+                    },
+                    other => self.to_error(other, &format!("fetching schema id {id}")),
+                })?;
+        if let Some(kind) = body.schema_type.as_deref()
+            && kind != "AVRO"
+        {
+            return Err(CodecError::UnknownSchemaId {
+                id,
+                detail: format!("schema {id} is {kind}, not AVRO"),
+            });
+        }
+        Ok(body.schema)
+    }
+
+    /// Registers `schema` under `subject` (or finds it already registered) and returns
+    /// its id. Registration is idempotent on every compatible registry.
+    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, CodecError> {
+        let url = format!("{}/subjects/{}/versions", self.base, encode_path(subject));
+        let body = json!({ "schema": schema });
+        let registered: Registered = self
+            .call(|| self.http.post(&url).json(&body))
+            .await
+            .map_err(|failure| {
+                self.to_error(failure, &format!("registering subject {subject}"))
+            })?;
+        Ok(registered.id)
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<T, Failure> {
+        let mut delay = Duration::from_millis(100);
+        let mut last = Failure::Unavailable("no attempt made".into());
+        for attempt in 1..=self.settings.attempts.max(1) {
+            if attempt > 1 {
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+            }
+            let mut builder = request().header(
+                "Accept",
+                "application/vnd.schemaregistry.v1+json, application/json",
+            );
+            if let Some((user, password)) = &self.settings.credentials {
+                builder = builder.basic_auth(user, Some(password));
+            }
+            match builder.send().await {
+                Err(error) => last = Failure::Unavailable(without_url(&error)),
+                Ok(response) => {
+                    let status = response.status();
+                    if status.is_success() {
+                        return response.json::<T>().await.map_err(|e| Failure::Refused {
+                            status: status.as_u16(),
+                            code: None,
+                            message: format!("unexpected response body: {}", without_url(&e)),
+                        });
+                    }
+                    let text = response.text().await.unwrap_or_default();
+                    let parsed: Option<RegistryErrorBody> = serde_json::from_str(&text).ok();
+                    let code = parsed.as_ref().and_then(|b| b.error_code);
+                    let message = parsed
+                        .and_then(|b| b.message)
+                        .unwrap_or_else(|| text.chars().take(200).collect());
+                    if status.is_server_error() || status.as_u16() == 429 {
+                        last = Failure::Unavailable(format!("HTTP {status}: {message}"));
+                    } else {
+                        return Err(Failure::Refused {
+                            status: status.as_u16(),
+                            code,
+                            message,
+                        });
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn to_error(&self, failure: Failure, what: &str) -> CodecError {
+        match failure {
+            Failure::Unavailable(reason) => CodecError::RegistryUnavailable(format!(
+                "{what} at {} failed after {} attempts: {reason}",
+                self.base, self.settings.attempts
+            )),
+            Failure::Refused {
+                status,
+                code,
+                message,
+            } => CodecError::RegistryRefused(format!(
+                "{what}: HTTP {status}{}: {message}",
+                code.map(|c| format!(" (error {c})")).unwrap_or_default()
+            )),
+        }
+    }
+}
+
+/// reqwest errors print the URL, which may carry credentials: describe the failure by
+/// its kind and its causes instead.
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_decode() {
+        "could not decode the response"
+    } else {
+        "request failed"
+    }
+    .to_owned();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Percent-encodes a subject for a URL path segment.
+fn encode_path(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
