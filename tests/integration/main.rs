@@ -1,3 +1,4 @@
 //! Integration tests: one binary, a real Apache Kafka broker (see `orderflow_tests`).
 
 mod broker;
+mod runtime;

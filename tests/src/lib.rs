@@ -10,6 +10,9 @@
 //! share one broker and run in parallel.
 
 pub mod cluster;
+pub mod orders;
+pub mod process;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -8,6 +8,10 @@ pub enum RuntimeError {
     /// The configuration cannot work; the message says what to fix.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The worker cannot go on (fenced, not authorized, too many failures, ...); it
+    /// exits non-zero and the orchestrator restarts it.
+    #[error("{0}")]
+    Fatal(String),
     /// A Kafka client call failed; `context` says which.
     #[error("{context}: {source}")]
     Kafka {

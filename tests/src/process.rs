@@ -1,0 +1,138 @@
+//! Worker binaries as child processes: started with flags, stopped with SIGTERM or
+//! SIGKILL, their logs kept in a file and printed when a test fails.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A running (or exited) binary of the workspace.
+pub struct Process {
+    name: String,
+    child: Child,
+    log_path: PathBuf,
+    exit: Option<ExitStatus>,
+}
+
+/// Path of a binary built by `cargo build --bins` in this workspace.
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::cluster::repo_root().join("target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --bins` (make test does)",
+        path.display()
+    );
+    path
+}
+
+impl Process {
+    /// Starts binary `name` with `args` and extra environment.
+    pub fn start(name: &str, args: &[String], env: &[(&str, String)]) -> Process {
+        let logs = crate::cluster::repo_root().join("target").join("test-logs");
+        std::fs::create_dir_all(&logs).expect("log directory");
+        let log_path = logs.join(format!("{}.log", crate::unique(name)));
+        let log = File::create(&log_path).expect("log file");
+        let mut command = Command::new(binary(name));
+        command
+            .args(args)
+            .env("ORDERFLOW_LOG_FORMAT", "pretty")
+            .env(
+                "RUST_LOG",
+                std::env::var("ORDERFLOW_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Process {
+            name: name.to_owned(),
+            child,
+            log_path,
+            exit: None,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal`.
+    pub fn signal(&self, signal: Signal) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), signal);
+    }
+
+    /// SIGKILL, and reaps the process.
+    pub fn kill(&mut self) {
+        self.signal(Signal::SIGKILL);
+        self.exit = self.child.wait().ok();
+    }
+
+    /// SIGTERM.
+    pub fn terminate(&self) {
+        self.signal(Signal::SIGTERM);
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub async fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The exit status, if it exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().ok().flatten();
+        }
+        self.exit
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The name of the binary.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.try_wait().is_none() {
+            self.kill();
+        }
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<_> = log.lines().rev().take(60).collect();
+            eprintln!(
+                "==== last lines of {} ({}):",
+                self.name,
+                self.log_path.display()
+            );
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! The consumer side: the poll thread, rebalance callbacks and the exactly-once rewind.
+//!
+//! One OS thread owns the poll loop. It copies each message into its partition's
+//! bounded queue; when a queue is full, it keeps that one message aside and pauses
+//! the partition (librdkafka stops fetching it and drops what it prefetched), so
+//! memory stays bounded at any lag. Rebalance callbacks run on this thread, inside
+//! `poll`: a revoke hands the partitions' work to the committer and blocks until it
+//! is committed (or aborted when the assignment was lost), before librdkafka gives
+//! the partitions up.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::statistics::Statistics;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
+
+use crate::message::InputMessage;
+use crate::shared::{Control, Shared, Slot};
+
+/// How long a revoke may take to commit before the poll thread gives up waiting.
+const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Consumer callbacks: rebalances, statistics (lag), errors.
+pub(crate) struct ConsumerCallbacks {
+    shared: Mutex<Option<Arc<Shared>>>,
+    worker: &'static str,
+}
+
+impl ConsumerCallbacks {
+    pub fn new(worker: &'static str) -> ConsumerCallbacks {
+        ConsumerCallbacks {
+            shared: Mutex::new(None),
+            worker,
+        }
+    }
+
+    /// Connects the callbacks to the worker's state (the consumer exists first).
+    pub fn attach(&self, shared: Arc<Shared>) {
+        *self.shared.lock().expect("callbacks") = Some(shared);
+    }
+
+    fn shared(&self) -> Option<Arc<Shared>> {
+        self.shared.lock().expect("callbacks").clone()
+    }
+}
+
+impl ClientContext for ConsumerCallbacks {
+    fn stats(&self, statistics: Statistics) {
+        let Some(shared) = self.shared() else { return };
+        let mut total = 0;
+        let mut known = false;
+        if let Some(topic) = statistics.topics.get(shared.input_topic.as_ref()) {
+            for (id, partition) in &topic.partitions {
+                // The statistics list partition -1 (internal) and partitions fetched
+                // but not assigned; only assigned ones have a lag.
+                if *id < 0 || partition.consumer_lag < 0 {
+                    continue;
+                }
+                shared
+                    .metrics
+                    .lag(&shared.input_topic, *id, partition.consumer_lag);
+                total += partition.consumer_lag;
+                known = true;
+            }
+        }
+        shared.metrics.total_lag(if known { total } else { -1 });
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        report_client_error(self.shared().as_deref(), self.worker, &error, reason);
+    }
+}
+
+/// Sorts a client-level error: authentication failures stop the worker; TLS failures
+/// stop it before it ever connected (a wrong CA or host name), and are retried after
+/// (a broker restarting); the rest is logged, librdkafka reconnects by itself.
+pub(crate) fn report_client_error(
+    shared: Option<&Shared>,
+    worker: &str,
+    error: &KafkaError,
+    reason: &str,
+) {
+    let code = error.rdkafka_error_code();
+    let fatal = match code {
+        Some(RDKafkaErrorCode::Authentication) | Some(RDKafkaErrorCode::Fatal) => true,
+        Some(RDKafkaErrorCode::SaslAuthenticationFailed)
+        | Some(RDKafkaErrorCode::TopicAuthorizationFailed)
+        | Some(RDKafkaErrorCode::GroupAuthorizationFailed)
+        | Some(RDKafkaErrorCode::ClusterAuthorizationFailed)
+        | Some(RDKafkaErrorCode::TransactionalIdAuthorizationFailed) => true,
+        Some(RDKafkaErrorCode::SSL) => shared.is_some_and(|s| !s.connected.load(Ordering::SeqCst)),
+        _ => false,
+    };
+    if fatal {
+        if let Some(shared) = shared {
+            shared.fail(format!("Kafka client error: {reason}"));
+        } else {
+            tracing::error!(worker, error = %error, reason, "Kafka client error");
+        }
+    } else if matches!(code, Some(RDKafkaErrorCode::AllBrokersDown)) {
+        tracing::warn!(worker, reason, "all brokers are down; reconnecting");
+    } else {
+        tracing::warn!(worker, error = %error, reason, "Kafka client error");
+    }
+}
+
+impl ConsumerContext for ConsumerCallbacks {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Some(shared) = self.shared() else { return };
+        match rebalance {
+            Rebalance::Revoke(list) => {
+                let lost = consumer.assignment_lost();
+                let partitions = partitions_of(list, &shared.input_topic);
+                revoke(&shared, consumer, partitions, lost);
+            }
+            Rebalance::Assign(_) => {}
+            Rebalance::Error(error) => {
+                tracing::error!(worker = self.worker, %error, "rebalance error")
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Some(shared) = self.shared() else { return };
+        if let Rebalance::Assign(list) = rebalance {
+            let partitions = partitions_of(list, &shared.input_topic);
+            let mut assignment = shared.assignment();
+            for &partition in &partitions {
+                if assignment.contains_key(&partition) {
+                    continue;
+                }
+                let (tx, rx) = tokio::sync::mpsc::channel(shared.config.partition_queue);
+                let cancel = CancellationToken::new();
+                let task = (shared.spawner)(&shared, partition, rx, cancel.clone());
+                assignment.insert(
+                    partition,
+                    Slot {
+                        tx,
+                        stash: None,
+                        paused: false,
+                        first_offset: None,
+                        cancel,
+                        task,
+                    },
+                );
+            }
+            let total = assignment.len();
+            drop(assignment);
+            shared.metrics.rebalanced("assign", partitions.len(), total);
+        }
+    }
+}
+
+fn partitions_of(list: &TopicPartitionList, topic: &str) -> Vec<i32> {
+    list.elements()
+        .iter()
+        .filter(|e| e.topic() == topic)
+        .map(|e| e.partition())
+        .collect()
+}
+
+/// Hands revoked partitions to the committer and waits until their work is committed
+/// (or aborted, when `lost`).
+fn revoke(
+    shared: &Shared,
+    consumer: &BaseConsumer<ConsumerCallbacks>,
+    partitions: Vec<i32>,
+    lost: bool,
+) {
+    let mut tasks = Vec::new();
+    let mut assignment = shared.assignment();
+    for partition in &partitions {
+        if let Some(slot) = assignment.remove(partition) {
+            if slot.paused {
+                let _ = consumer.resume(&single(&shared.input_topic, *partition));
+            }
+            if lost {
+                // Another member owns the partition now: nothing of it may be committed.
+                slot.cancel.cancel();
+                slot.task.abort();
+            } else {
+                if let Some(stash) = slot.stash
+                    && !shared.stopping.load(Ordering::SeqCst)
+                {
+                    // The task drains its queue; the message kept aside goes last.
+                    let _ = slot.tx.blocking_send(stash);
+                }
+                // Retries of transient failures stop: the next owner retries.
+                slot.cancel.cancel();
+            }
+            drop(slot.tx);
+            tasks.push(slot.task);
+        }
+    }
+    let remaining = assignment.len();
+    drop(assignment);
+    shared.metrics.rebalanced(
+        if lost { "lost" } else { "revoke" },
+        partitions.len(),
+        remaining,
+    );
+    if shared.committer_done.load(Ordering::SeqCst) {
+        return;
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    if shared
+        .control
+        .send(Control::Revoke {
+            partitions,
+            tasks,
+            lost,
+            done,
+        })
+        .is_err()
+    {
+        return;
+    }
+    if finished.recv_timeout(REVOKE_TIMEOUT).is_err() {
+        tracing::error!(
+            worker = shared.config.identity.name,
+            "revoked partitions were not committed in time"
+        );
+    }
+}
+
+fn single(topic: &str, partition: i32) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(topic, partition);
+    list
+}
+
+/// Rewinds every assigned partition to its last committed offset after an aborted
+/// transaction, and makes every message read before the rewind stale.
+///
+/// Safe against the poll thread: the assignment lock keeps dispatch out while the
+/// partitions are sought, and the generation is bumped only after the seek, while the
+/// poll thread reads the generation *before* each poll, so a message it received before
+/// the seek always carries an old generation.
+pub(crate) fn rewind(
+    shared: &Shared,
+    consumer: &BaseConsumer<ConsumerCallbacks>,
+) -> Result<(), String> {
+    let mut assignment = shared.assignment();
+    if assignment.is_empty() {
+        shared.generation.fetch_add(1, Ordering::SeqCst);
+        return Ok(());
+    }
+    let mut list = TopicPartitionList::new();
+    for partition in assignment.keys() {
+        list.add_partition(&shared.input_topic, *partition);
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .map_err(|e| format!("reading committed offsets for the rewind: {e}"))?;
+    let mut seek = TopicPartitionList::new();
+    for element in committed.elements() {
+        let slot = assignment.get(&element.partition());
+        let target = match element.offset() {
+            Offset::Offset(offset) => Offset::Offset(offset),
+            // No commit yet: start again from the first message of this assignment.
+            _ => match slot.and_then(|s| s.first_offset) {
+                Some(first) => Offset::Offset(first),
+                None => continue,
+            },
+        };
+        seek.add_partition_offset(&shared.input_topic, element.partition(), target)
+            .map_err(|e| e.to_string())?;
+    }
+    if seek.count() > 0 {
+        let result = consumer
+            .seek_partitions(seek, Duration::from_secs(10))
+            .map_err(|e| format!("seeking to the committed offsets: {e}"))?;
+        if let Some(failed) = result.elements().iter().find(|e| e.error().is_err()) {
+            return Err(format!(
+                "seeking partition {}: {:?}",
+                failed.partition(),
+                failed.error()
+            ));
+        }
+    }
+    shared.generation.fetch_add(1, Ordering::SeqCst);
+    let mut resume = TopicPartitionList::new();
+    for (partition, slot) in assignment.iter_mut() {
+        slot.stash = None;
+        if slot.paused {
+            slot.paused = false;
+            resume.add_partition(&shared.input_topic, *partition);
+        }
+    }
+    if resume.count() > 0 {
+        consumer
+            .resume(&resume)
+            .map_err(|e| format!("resuming after the rewind: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The poll loop. Runs on its own thread until `shared.stopping` is set or the worker
+/// fails, then hands the final commit to the committer and leaves the group.
+pub(crate) fn poll_loop(
+    shared: Arc<Shared>,
+    consumer: Arc<BaseConsumer<ConsumerCallbacks>>,
+    deadline: Arc<Mutex<Option<Instant>>>,
+) {
+    while !shared.stopping.load(Ordering::SeqCst) && shared.fatal().is_none() {
+        shared.metrics.status.polled();
+        let paused = deliver_stashes(&shared, &consumer);
+        // Read before polling: see `rewind`.
+        let generation = shared.generation();
+        let timeout = if paused {
+            Duration::from_millis(5)
+        } else {
+            Duration::from_millis(100)
+        };
+        match consumer.poll(timeout) {
+            None => {}
+            Some(Ok(message)) => {
+                shared.connected.store(true, Ordering::SeqCst);
+                dispatch(&shared, &consumer, &message, generation);
+            }
+            Some(Err(error)) => consumer_error(&shared, error),
+        }
+    }
+    finish(&shared, &consumer, &deadline);
+    wait_sole_owner(&consumer, &deadline);
+}
+
+fn dispatch(
+    shared: &Shared,
+    consumer: &BaseConsumer<ConsumerCallbacks>,
+    message: &rdkafka::message::BorrowedMessage<'_>,
+    generation: u64,
+) {
+    let partition = message.partition();
+    let mut assignment = shared.assignment();
+    let Some(slot) = assignment.get_mut(&partition) else {
+        // Fetched just before a revoke: the next owner reads it again.
+        return;
+    };
+    let input = Arc::new(InputMessage::from_kafka(
+        message,
+        shared.input_topic.clone(),
+        generation,
+    ));
+    slot.first_offset.get_or_insert(input.offset);
+    shared.metrics.consumed();
+    match slot.tx.try_send(input) {
+        Ok(()) => {}
+        Err(TrySendError::Full(input)) => {
+            slot.stash = Some(input);
+            slot.paused = true;
+            if let Err(error) = consumer.pause(&single(&shared.input_topic, partition)) {
+                shared.fail(format!("pausing partition {partition}: {error}"));
+            }
+            shared.metrics.paused();
+        }
+        Err(TrySendError::Closed(_)) => {
+            if !shared.stopping.load(Ordering::SeqCst) {
+                shared.fail(format!(
+                    "the task of partition {partition} stopped unexpectedly"
+                ));
+            }
+        }
+    }
+}
+
+/// Delivers messages kept aside into queues that have room and resumes their
+/// partitions. Returns whether any partition is still paused.
+fn deliver_stashes(shared: &Shared, consumer: &BaseConsumer<ConsumerCallbacks>) -> bool {
+    let mut assignment = shared.assignment();
+    let mut still_paused = false;
+    let mut resume = TopicPartitionList::new();
+    for (partition, slot) in assignment.iter_mut() {
+        if let Some(stash) = slot.stash.take() {
+            match slot.tx.try_send(stash) {
+                Ok(()) => {}
+                Err(TrySendError::Full(stash)) | Err(TrySendError::Closed(stash)) => {
+                    slot.stash = Some(stash);
+                }
+            }
+        }
+        if slot.paused && slot.stash.is_none() {
+            slot.paused = false;
+            resume.add_partition(&shared.input_topic, *partition);
+        }
+        still_paused |= slot.paused;
+    }
+    drop(assignment);
+    if resume.count() > 0
+        && let Err(error) = consumer.resume(&resume)
+    {
+        shared.fail(format!("resuming partitions: {error}"));
+    }
+    still_paused
+}
+
+fn consumer_error(shared: &Shared, error: KafkaError) {
+    match error.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::PartitionEOF) => {}
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) | Some(RDKafkaErrorCode::UnknownTopic) => {
+            shared.fail(format!(
+                "the input topic {} disappeared: {error}",
+                shared.input_topic
+            ));
+        }
+        Some(RDKafkaErrorCode::TopicAuthorizationFailed)
+        | Some(RDKafkaErrorCode::GroupAuthorizationFailed) => {
+            shared.fail(format!("not authorized: {error}"));
+        }
+        _ => tracing::warn!(worker = shared.config.identity.name, %error, "consumer error"),
+    }
+}
+
+/// Stops dispatching, lets the committer make its final commit, then leaves the group.
+fn finish(
+    shared: &Shared,
+    consumer: &BaseConsumer<ConsumerCallbacks>,
+    deadline: &Mutex<Option<Instant>>,
+) {
+    shared.metrics.status.set_stopping();
+    let mut tasks = Vec::new();
+    let mut all = TopicPartitionList::new();
+    {
+        let mut assignment = shared.assignment();
+        for (partition, slot) in assignment.drain() {
+            all.add_partition(&shared.input_topic, partition);
+            // Not yet queued: the next owner reads it again.
+            drop(slot.stash);
+            slot.cancel.cancel();
+            drop(slot.tx);
+            tasks.push(slot.task);
+        }
+    }
+    if all.count() > 0 {
+        let _ = consumer.pause(&all);
+    }
+    let remaining = || {
+        deadline
+            .lock()
+            .expect("deadline")
+            .map_or(Duration::from_secs(30), |d| {
+                d.saturating_duration_since(Instant::now())
+            })
+    };
+    if shared.fatal().is_none() {
+        let (done, finished) = std::sync::mpsc::channel();
+        if shared
+            .control
+            .send(Control::Shutdown { tasks, done })
+            .is_ok()
+        {
+            let _ = finished.recv_timeout(remaining());
+        }
+    }
+    shared.committer_done.store(true, Ordering::SeqCst);
+}
+
+/// Waits (bounded) until this thread holds the last reference to the consumer, so that
+/// dropping it here closes it: librdkafka's close leaves the group and serves the final
+/// rebalance callback on the dropping thread, which must not be an executor thread.
+fn wait_sole_owner(
+    consumer: &Arc<BaseConsumer<ConsumerCallbacks>>,
+    deadline: &Mutex<Option<Instant>>,
+) {
+    let until = deadline
+        .lock()
+        .expect("deadline")
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(5));
+    while Arc::strong_count(consumer) > 1 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Builds a partition list of `topic` from `offsets` (partition to next offset).
+pub(crate) fn offsets_list(topic: &str, offsets: &HashMap<i32, i64>) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for (partition, offset) in offsets {
+        let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+    }
+    list
+}

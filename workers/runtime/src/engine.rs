@@ -1,0 +1,381 @@
+//! Starting and stopping a worker: clients, topics, the poll thread, the partition
+//! tasks and the committer, wired together; shutdown bounded by a deadline.
+//!
+//! Start: connect (authentication and TLS failures stop here with their reason),
+//! check the topics, initialise transactions, subscribe. Stop (on the `shutdown`
+//! future or a fatal error): stop fetching, let partition tasks finish what they have
+//! queued, make the final commit, leave the group. Whatever is left when the deadline
+//! passes is abandoned: it was not committed, so it is processed again by the next
+//! owner; a transaction left open is aborted by the broker or fenced by the next
+//! instance with the same transactional id.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::Producer;
+use tokio::sync::mpsc;
+
+use crate::acking::{AckingCommitter, Acks};
+use crate::committer;
+use crate::config::{Guarantee, RuntimeConfig};
+use crate::consumer::{ConsumerCallbacks, poll_loop};
+use crate::error::RuntimeError;
+use crate::handler::Handler;
+use crate::metrics::{WorkerMetrics, WorkerStatus};
+use crate::partition;
+use crate::producer::{AckSink, ProducerCallbacks, WorkerProducer};
+use crate::shared::{Shared, Spawner};
+use crate::topics;
+use crate::transaction::{CallError, TransactionalCommitter, blocking_call};
+use crate::valve::Valve;
+
+/// How long the worker waits for the cluster at start.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Results queued between the partition tasks and the committer.
+const COMMITTER_QUEUE: usize = 1024;
+
+/// Runs a worker until `shutdown` resolves (clean stop: `Ok`) or a fatal error.
+pub async fn run<H: Handler>(
+    config: RuntimeConfig,
+    handler: Arc<H>,
+    status: Arc<WorkerStatus>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RuntimeError> {
+    let name = config.identity.name;
+    let metrics = WorkerMetrics::new(name, status.clone());
+    let (items_tx, items_rx) = mpsc::channel(COMMITTER_QUEUE);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let valve = Arc::new(Mutex::new(Valve::new(config.valve)));
+    let spawner: Spawner = {
+        let handler = handler.clone();
+        Box::new(move |shared, partition, queue, cancel| {
+            shared.runtime.spawn(partition::run(
+                partition,
+                queue,
+                handler.clone(),
+                items_tx.clone(),
+                shared.clone(),
+                valve.clone(),
+                cancel,
+            ))
+        })
+    };
+    let shared = Arc::new(Shared::new(
+        config.clone(),
+        metrics,
+        spawner,
+        control_tx,
+        tokio::runtime::Handle::current(),
+    ));
+
+    let consumer = create_consumer(&config, &shared)?;
+    connect(&shared, &consumer).await?;
+    let outputs = [config.output_topic.as_str(), config.dlq_topic.as_str()];
+    let limits = topics::prepare(
+        &config.kafka,
+        &config.input_topic,
+        &outputs,
+        config.create_topics,
+    )
+    .await?;
+    let producer = create_producer(&config)?;
+    let acks = match config.guarantee {
+        Guarantee::AtLeastOnce => Some(Acks::new(shared.clone())),
+        Guarantee::ExactlyOnce => None,
+    };
+    producer
+        .context()
+        .attach(shared.clone(), acks.clone().map(|a| a as Arc<dyn AckSink>));
+    if config.guarantee == Guarantee::ExactlyOnce {
+        init_transactions(&producer, &config).await?;
+    }
+    tokio::spawn(prepare_handler(handler.clone(), shared.clone()));
+
+    let committer_task = match acks {
+        Some(acks) => tokio::spawn(committer::run(
+            AckingCommitter::new(
+                producer.clone(),
+                consumer.clone(),
+                shared.clone(),
+                acks,
+                limits,
+            ),
+            items_rx,
+            control_rx,
+            shared.clone(),
+        )),
+        None => tokio::spawn(committer::run(
+            TransactionalCommitter::new(producer.clone(), consumer.clone(), shared.clone(), limits),
+            items_rx,
+            control_rx,
+            shared.clone(),
+        )),
+    };
+
+    consumer
+        .subscribe(&[&config.input_topic])
+        .map_err(|e| RuntimeError::kafka(format!("subscribing to {}", config.input_topic), e))?;
+    tracing::info!(
+        worker = name,
+        group = %config.group_id,
+        input = %config.input_topic,
+        output = %config.output_topic,
+        dlq = %config.dlq_topic,
+        guarantee = config.guarantee.as_str(),
+        format = config.codec.output_format.as_str(),
+        "worker started"
+    );
+    let deadline = Arc::new(Mutex::new(None));
+    let poll_thread = {
+        let (shared, deadline) = (shared.clone(), deadline.clone());
+        // The poll thread gets this reference and drops the consumer last (see poll_loop).
+        std::thread::Builder::new()
+            .name(format!("{name}-poll"))
+            .spawn(move || poll_loop(shared, consumer, deadline))
+            .map_err(|e| RuntimeError::Fatal(format!("cannot start the poll thread: {e}")))?
+    };
+
+    tokio::select! {
+        _ = shutdown => tracing::info!(worker = name, "shutting down"),
+        reason = shared.failed() => tracing::error!(worker = name, %reason, "stopping after a fatal error"),
+    }
+    let stop_by = Instant::now() + config.shutdown_timeout;
+    *deadline.lock().expect("deadline") = Some(stop_by);
+    shared
+        .stopping
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    status.set_stopping();
+
+    let stopped = tokio::time::timeout_at(stop_by.into(), async {
+        let _ = tokio::task::spawn_blocking(move || poll_thread.join()).await;
+        committer_task.await
+    })
+    .await;
+    let released = release(producer, stop_by).await;
+    match (shared.fatal(), stopped) {
+        (Some(reason), _) => Err(RuntimeError::Fatal(reason)),
+        (_, Err(_)) => Err(RuntimeError::Fatal(format!(
+            "shutdown did not finish within {} s; uncommitted work will be processed again",
+            config.shutdown_timeout.as_secs()
+        ))),
+        (_, Ok(Ok(Err(error)))) => Err(error),
+        (_, Ok(Err(error))) => Err(RuntimeError::Fatal(format!(
+            "the committer failed: {error}"
+        ))),
+        _ if !released => Err(RuntimeError::Fatal(
+            "the producer did not close within the shutdown deadline".into(),
+        )),
+        _ => {
+            tracing::info!(worker = name, "stopped cleanly");
+            Ok(())
+        }
+    }
+}
+
+fn create_consumer(
+    config: &RuntimeConfig,
+    shared: &Arc<Shared>,
+) -> Result<Arc<BaseConsumer<ConsumerCallbacks>>, RuntimeError> {
+    let properties = consumer_properties(config);
+    let borrowed: Vec<(&str, &str)> = properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let client_config = config.kafka.client_config(&borrowed);
+    let consumer = BaseConsumer::from_config_and_context(
+        &client_config,
+        ConsumerCallbacks::new(config.identity.name),
+    )
+    .map_err(|e| RuntimeError::Config(format!("the Kafka consumer rejected its settings: {e}")))?;
+    consumer.context().attach(shared.clone());
+    Ok(Arc::new(consumer))
+}
+
+fn create_producer(config: &RuntimeConfig) -> Result<Arc<WorkerProducer>, RuntimeError> {
+    let properties = producer_properties(config);
+    let borrowed: Vec<(&str, &str)> = properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let client_config = config.kafka.client_config(&borrowed);
+    let producer = WorkerProducer::from_config_and_context(
+        &client_config,
+        ProducerCallbacks::new(config.identity.name),
+    )
+    .map_err(|e| RuntimeError::Config(format!("the Kafka producer rejected its settings: {e}")))?;
+    Ok(Arc::new(producer))
+}
+
+/// The consumer's properties for the guarantee; the user's passthrough still wins
+/// except for the properties the guarantee depends on (refused at validation).
+pub fn consumer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
+    let at_least_once = config.guarantee == Guarantee::AtLeastOnce;
+    let mut properties = vec![
+        ("group.id", config.group_id.clone()),
+        ("client.id", format!("{}-consumer", config.identity.name)),
+        (
+            "partition.assignment.strategy",
+            "cooperative-sticky".to_owned(),
+        ),
+        ("isolation.level", "read_committed".to_owned()),
+        ("auto.offset.reset", "earliest".to_owned()),
+        ("enable.partition.eof", "false".to_owned()),
+        ("enable.auto.commit", at_least_once.to_string()),
+        ("enable.auto.offset.store", "false".to_owned()),
+        ("statistics.interval.ms", "5000".to_owned()),
+        // The whole prefetch queue, not per partition: memory stays bounded at any lag.
+        ("queued.max.messages.kbytes", "16384".to_owned()),
+    ];
+    if at_least_once {
+        properties.push((
+            "auto.commit.interval.ms",
+            config.commit_interval.as_millis().to_string(),
+        ));
+    }
+    properties
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// The producer's properties for the guarantee.
+pub fn producer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
+    let mut properties = vec![
+        ("client.id", format!("{}-producer", config.identity.name)),
+        ("enable.idempotence", "true".to_owned()),
+        ("acks", "all".to_owned()),
+        ("linger.ms", "5".to_owned()),
+        ("compression.type", "lz4".to_owned()),
+        // Bounded producer queue: when it is full, the committer waits (backpressure).
+        ("queue.buffering.max.messages", "100000".to_owned()),
+        ("queue.buffering.max.kbytes", "65536".to_owned()),
+    ];
+    match config.guarantee {
+        Guarantee::ExactlyOnce => {
+            let id = config
+                .transactional_id
+                .clone()
+                .unwrap_or_else(|| generated_transactional_id(config));
+            let timeout = config.transaction_timeout.as_millis().to_string();
+            properties.push(("transactional.id", id));
+            properties.push(("transaction.timeout.ms", timeout.clone()));
+            // A record must not outlive its transaction.
+            properties.push(("message.timeout.ms", timeout));
+        }
+        Guarantee::AtLeastOnce => properties.push(("message.timeout.ms", "120000".to_owned())),
+    }
+    properties
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// A transactional id unique to this process: safe (no two live instances share it),
+/// but a restart cannot fence its predecessor's open transaction, which then lingers
+/// until `transaction.timeout.ms`. `--transactional-id` gives the stable alternative.
+fn generated_transactional_id(config: &RuntimeConfig) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!(
+        "{}-{}-{}",
+        config.group_id,
+        host,
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Waits until the cluster answers, so that wrong credentials or TLS settings stop the
+/// worker with their reason instead of a silent retry loop.
+async fn connect(
+    shared: &Arc<Shared>,
+    consumer: &Arc<BaseConsumer<ConsumerCallbacks>>,
+) -> Result<(), RuntimeError> {
+    let started = Instant::now();
+    loop {
+        let probe = consumer.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            probe
+                .fetch_metadata(None, Duration::from_secs(5))
+                .map(|_| ())
+        })
+        .await
+        .map_err(|e| RuntimeError::Fatal(e.to_string()))?;
+        if let Some(reason) = shared.fatal() {
+            return Err(RuntimeError::Fatal(reason));
+        }
+        match result {
+            Ok(()) => {
+                shared
+                    .connected
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                return Ok(());
+            }
+            Err(error) if started.elapsed() >= CONNECT_TIMEOUT => {
+                return Err(RuntimeError::Fatal(format!(
+                    "cannot reach Kafka at {} within {} s: {error}",
+                    shared.config.kafka.bootstrap_servers,
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+async fn init_transactions(
+    producer: &Arc<WorkerProducer>,
+    config: &RuntimeConfig,
+) -> Result<(), RuntimeError> {
+    let producer = producer.clone();
+    let timeout = config.transaction_timeout.max(Duration::from_secs(30));
+    blocking_call("initialising transactions", move || {
+        producer.init_transactions(timeout)
+    })
+    .await
+    .map_err(|e| match e {
+        CallError::Abortable(reason) | CallError::Fatal(reason) => RuntimeError::Fatal(reason),
+    })
+}
+
+/// Retries the handler's preparation until it succeeds; then the schemas are ready.
+async fn prepare_handler<H: Handler>(handler: Arc<H>, shared: Arc<Shared>) {
+    let mut attempt = 1;
+    loop {
+        match handler.prepare().await {
+            Ok(()) => {
+                shared.metrics.status.set_schemas_ready();
+                return;
+            }
+            Err(failure) if failure.class.as_str() == "transient" => {
+                let delay = shared.config.retry.delay(attempt);
+                tracing::warn!(worker = shared.config.identity.name, error = %failure.message, "output schema not ready; retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(failure) => {
+                shared.fail(format!(
+                    "cannot prepare the output schema: {}",
+                    failure.message
+                ));
+                return;
+            }
+        }
+    }
+}
+
+/// Drops the producer on a helper thread: librdkafka's destroy waits for outstanding
+/// requests, which may never finish with the broker gone. Returns whether it finished
+/// before the deadline.
+async fn release(producer: Arc<WorkerProducer>, deadline: Instant) -> bool {
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = producer.flush(deadline.saturating_duration_since(Instant::now()));
+        drop(producer);
+        let _ = done.send(());
+    });
+    tokio::time::timeout_at(deadline.into(), finished)
+        .await
+        .is_ok()
+}

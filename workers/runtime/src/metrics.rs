@@ -1,0 +1,397 @@
+//! Metrics, and the status the health endpoints and the dev view read.
+//!
+//! Every metric name starts with `orderflow_` and carries a `worker` label; the other
+//! labels come from small fixed sets (error class, outcome, partition), never from
+//! message content. Where something worth logging happens, the log line and the
+//! counter are emitted by one method of [`WorkerMetrics`].
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::clock::now_millis;
+use crate::handler::Failure;
+
+/// Input messages consumed.
+pub const CONSUMED: &str = "orderflow_messages_consumed_total";
+/// Derived records produced (acknowledged or committed).
+pub const PRODUCED: &str = "orderflow_records_produced_total";
+/// Messages sent to the dead-letter topic, by `class`.
+pub const DEAD_LETTERED: &str = "orderflow_dead_letters_total";
+/// Retries of transient failures, by `class`.
+pub const RETRIES: &str = "orderflow_retries_total";
+/// Inputs of a kind the worker does not handle, by `reason` (payload type).
+pub const SKIPPED: &str = "orderflow_messages_skipped_total";
+/// Time to decode, process and encode one message.
+pub const PROCESSING: &str = "orderflow_processing_seconds";
+/// From the input's Kafka timestamp to its outputs being committed or acknowledged.
+pub const END_TO_END: &str = "orderflow_end_to_end_seconds";
+/// Consumer lag per partition (from librdkafka statistics).
+pub const LAG: &str = "orderflow_consumer_lag";
+/// Transactions by `outcome` (committed, aborted).
+pub const TRANSACTIONS: &str = "orderflow_transactions_total";
+/// Offset commits (at-least-once) by `outcome` (ok, failed).
+pub const OFFSET_COMMITS: &str = "orderflow_offset_commits_total";
+/// Rebalance events by `kind` (assign, revoke, lost).
+pub const REBALANCES: &str = "orderflow_rebalances_total";
+/// Partitions currently assigned.
+pub const ASSIGNED: &str = "orderflow_assigned_partitions";
+/// Partitions paused because processing fell behind.
+pub const BACKPRESSURE: &str = "orderflow_backpressure_pauses_total";
+/// Produce failures reported by the client, by `class` (retriable, permanent).
+pub const DELIVERY_ERRORS: &str = "orderflow_delivery_errors_total";
+/// Rewinds to the last committed offsets after an aborted transaction.
+pub const REWINDS: &str = "orderflow_rewinds_total";
+
+/// Installs the Prometheus recorder (once per process) and returns its handle.
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.000_05, 0.0001, 0.000_25, 0.0005, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+                0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ];
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+                .expect("valid buckets")
+                .install_recorder()
+                .expect("the Prometheus recorder is installed once");
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(CONSUMED, "Input messages consumed.");
+    describe_counter!(
+        PRODUCED,
+        "Derived records produced and committed or acknowledged."
+    );
+    describe_counter!(
+        DEAD_LETTERED,
+        "Messages sent to the dead-letter topic, by error class."
+    );
+    describe_counter!(RETRIES, "Retries of transient failures.");
+    describe_counter!(
+        SKIPPED,
+        "Inputs of a kind the worker does not handle, by payload type."
+    );
+    describe_histogram!(
+        PROCESSING,
+        metrics::Unit::Seconds,
+        "Decode, process and encode time per message."
+    );
+    describe_histogram!(
+        END_TO_END,
+        metrics::Unit::Seconds,
+        "Input timestamp to committed output."
+    );
+    describe_gauge!(LAG, "Consumer lag per partition.");
+    describe_counter!(TRANSACTIONS, "Kafka transactions by outcome.");
+    describe_counter!(OFFSET_COMMITS, "Offset commits by outcome (at-least-once).");
+    describe_counter!(REBALANCES, "Rebalance events by kind.");
+    describe_gauge!(ASSIGNED, "Partitions currently assigned.");
+    describe_counter!(
+        BACKPRESSURE,
+        "Partitions paused because processing fell behind."
+    );
+    describe_counter!(DELIVERY_ERRORS, "Produce failures reported by the client.");
+    describe_counter!(
+        REWINDS,
+        "Rewinds to the last committed offsets after an abort."
+    );
+}
+
+/// What a worker is doing right now: read by `/healthz`, `/readyz` and the dev view.
+#[derive(Debug)]
+pub struct WorkerStatus {
+    /// The worker's name.
+    pub name: &'static str,
+    last_poll_ms: AtomicI64,
+    assigned: AtomicUsize,
+    joined: AtomicBool,
+    schemas_ready: AtomicBool,
+    stopping: AtomicBool,
+    consumed: AtomicU64,
+    produced: AtomicU64,
+    dead_lettered: AtomicU64,
+    lag: AtomicI64,
+    latency_us: AtomicU64,
+}
+
+/// A copy of a worker's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusSnapshot {
+    /// Messages consumed.
+    pub consumed: u64,
+    /// Records produced.
+    pub produced: u64,
+    /// Messages dead-lettered.
+    pub dead_lettered: u64,
+    /// Total consumer lag, -1 when unknown.
+    pub lag: i64,
+    /// Recent end-to-end latency (moving average), microseconds.
+    pub latency_us: u64,
+    /// Partitions assigned.
+    pub assigned: usize,
+}
+
+impl WorkerStatus {
+    /// A fresh status for `name`.
+    pub fn new(name: &'static str) -> WorkerStatus {
+        WorkerStatus {
+            name,
+            last_poll_ms: AtomicI64::new(now_millis()),
+            assigned: AtomicUsize::new(0),
+            joined: AtomicBool::new(false),
+            schemas_ready: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            consumed: AtomicU64::new(0),
+            produced: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            lag: AtomicI64::new(-1),
+            latency_us: AtomicU64::new(0),
+        }
+    }
+
+    /// The poll loop went round.
+    pub fn polled(&self) {
+        self.last_poll_ms.store(now_millis(), Ordering::Relaxed);
+    }
+
+    /// Whether the poll loop went round within `within`.
+    pub fn is_live(&self, within: Duration) -> bool {
+        now_millis() - self.last_poll_ms.load(Ordering::Relaxed) <= within.as_millis() as i64
+    }
+
+    /// Group joined, partitions assigned, schemas loaded, not stopping.
+    pub fn is_ready(&self) -> bool {
+        self.joined.load(Ordering::Relaxed)
+            && self.assigned.load(Ordering::Relaxed) > 0
+            && self.schemas_ready.load(Ordering::Relaxed)
+            && !self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Why the worker is not ready, for `/readyz`.
+    pub fn not_ready_reason(&self) -> Option<&'static str> {
+        if self.stopping.load(Ordering::Relaxed) {
+            Some("stopping")
+        } else if !self.schemas_ready.load(Ordering::Relaxed) {
+            Some("schemas not loaded")
+        } else if !self.joined.load(Ordering::Relaxed) {
+            Some("consumer group not joined")
+        } else if self.assigned.load(Ordering::Relaxed) == 0 {
+            Some("no partitions assigned")
+        } else {
+            None
+        }
+    }
+
+    /// Records the assignment size (and that the group was joined).
+    pub fn set_assigned(&self, partitions: usize) {
+        self.joined.store(true, Ordering::Relaxed);
+        self.assigned.store(partitions, Ordering::Relaxed);
+    }
+
+    /// The schemas are loaded (and registered, with a registry).
+    pub fn set_schemas_ready(&self) {
+        self.schemas_ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Shutdown began.
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Current counters.
+    pub fn snapshot(&self) -> StatusSnapshot {
+        StatusSnapshot {
+            consumed: self.consumed.load(Ordering::Relaxed),
+            produced: self.produced.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            lag: self.lag.load(Ordering::Relaxed),
+            latency_us: self.latency_us.load(Ordering::Relaxed),
+            assigned: self.assigned.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A worker's metric handles, created once with its labels.
+#[derive(Debug)]
+pub struct WorkerMetrics {
+    worker: &'static str,
+    /// The status the metrics also update.
+    pub status: std::sync::Arc<WorkerStatus>,
+    consumed: Counter,
+    produced: Counter,
+    processing: Histogram,
+    end_to_end: Histogram,
+    committed: Counter,
+    aborted: Counter,
+    commits_ok: Counter,
+    commits_failed: Counter,
+    assigned: Gauge,
+    backpressure: Counter,
+    rewinds: Counter,
+}
+
+impl WorkerMetrics {
+    /// Handles for `worker` (installing the recorder first, if it is not yet).
+    pub fn new(worker: &'static str, status: std::sync::Arc<WorkerStatus>) -> WorkerMetrics {
+        prometheus();
+        WorkerMetrics {
+            worker,
+            status,
+            consumed: counter!(CONSUMED, "worker" => worker),
+            produced: counter!(PRODUCED, "worker" => worker),
+            processing: histogram!(PROCESSING, "worker" => worker),
+            end_to_end: histogram!(END_TO_END, "worker" => worker),
+            committed: counter!(TRANSACTIONS, "worker" => worker, "outcome" => "committed"),
+            aborted: counter!(TRANSACTIONS, "worker" => worker, "outcome" => "aborted"),
+            commits_ok: counter!(OFFSET_COMMITS, "worker" => worker, "outcome" => "ok"),
+            commits_failed: counter!(OFFSET_COMMITS, "worker" => worker, "outcome" => "failed"),
+            assigned: gauge!(ASSIGNED, "worker" => worker),
+            backpressure: counter!(BACKPRESSURE, "worker" => worker),
+            rewinds: counter!(REWINDS, "worker" => worker),
+        }
+    }
+
+    /// The worker's name.
+    pub fn worker(&self) -> &'static str {
+        self.worker
+    }
+
+    /// A message was consumed.
+    pub fn consumed(&self) {
+        self.consumed.increment(1);
+        self.status.consumed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A message was decoded, processed and encoded in `elapsed`.
+    pub fn processed(&self, elapsed: Duration) {
+        self.processing.record(elapsed.as_secs_f64());
+    }
+
+    /// `records` outputs of messages with these input timestamps are now committed
+    /// (exactly-once) or acknowledged (at-least-once).
+    pub fn delivered(&self, records: u64, input_timestamps: &[i64]) {
+        self.produced.increment(records);
+        self.status.produced.fetch_add(records, Ordering::Relaxed);
+        let now = now_millis();
+        for &timestamp in input_timestamps {
+            let latency = (now - timestamp).max(0) as f64 / 1000.0;
+            self.end_to_end.record(latency);
+        }
+        if let Some(&last) = input_timestamps.last() {
+            let sample = ((now - last).max(0) as u64) * 1000;
+            let old = self.status.latency_us.load(Ordering::Relaxed);
+            let blended = if old == 0 {
+                sample
+            } else {
+                (old * 7 + sample) / 8
+            };
+            self.status.latency_us.store(blended, Ordering::Relaxed);
+        }
+    }
+
+    /// A message went to the dead-letter topic.
+    pub fn dead_lettered(&self, topic: &str, partition: i32, offset: i64, failure: &Failure) {
+        tracing::warn!(
+            worker = self.worker, topic, partition, offset,
+            class = failure.class.as_str(), kind = failure.kind, error = %failure.message,
+            "message dead-lettered"
+        );
+        counter!(DEAD_LETTERED, "worker" => self.worker, "class" => failure.class.as_str())
+            .increment(1);
+        self.status.dead_lettered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A transient failure will be retried after `delay`.
+    pub fn retrying(
+        &self,
+        partition: i32,
+        offset: i64,
+        attempt: u32,
+        delay: Duration,
+        failure: &Failure,
+    ) {
+        tracing::warn!(
+            worker = self.worker, partition, offset, attempt, delay_ms = delay.as_millis() as u64,
+            kind = failure.kind, error = %failure.message, "transient failure; retrying"
+        );
+        counter!(RETRIES, "worker" => self.worker, "class" => failure.class.as_str()).increment(1);
+    }
+
+    /// An input of a kind the worker does not handle.
+    pub fn skipped(&self, reason: &'static str) {
+        counter!(SKIPPED, "worker" => self.worker, "reason" => reason).increment(1);
+    }
+
+    /// A transaction committed.
+    pub fn transaction_committed(&self) {
+        self.committed.increment(1);
+    }
+
+    /// A transaction aborted.
+    pub fn transaction_aborted(&self, reason: &str) {
+        tracing::warn!(
+            worker = self.worker,
+            reason,
+            "transaction aborted; rewinding to the last committed offsets"
+        );
+        self.aborted.increment(1);
+        self.rewinds.increment(1);
+    }
+
+    /// An offset commit finished.
+    pub fn offsets_committed(&self, ok: bool) {
+        if ok {
+            self.commits_ok.increment(1)
+        } else {
+            self.commits_failed.increment(1)
+        }
+    }
+
+    /// A rebalance event of `kind` (assign, revoke, lost) over `partitions`.
+    pub fn rebalanced(&self, kind: &'static str, partitions: usize, assigned_now: usize) {
+        tracing::info!(
+            worker = self.worker,
+            kind,
+            partitions,
+            assigned = assigned_now,
+            "rebalance"
+        );
+        counter!(REBALANCES, "worker" => self.worker, "kind" => kind).increment(1);
+        self.assigned.set(assigned_now as f64);
+        self.status.set_assigned(assigned_now);
+    }
+
+    /// A partition was paused because its queue is full.
+    pub fn paused(&self) {
+        self.backpressure.increment(1);
+    }
+
+    /// The client reported a failed delivery.
+    pub fn delivery_failed(&self, permanent: bool, error: &str) {
+        let class = if permanent { "permanent" } else { "retriable" };
+        tracing::warn!(worker = self.worker, class, error, "delivery failed");
+        counter!(DELIVERY_ERRORS, "worker" => self.worker, "class" => class).increment(1);
+    }
+
+    /// Lag of one partition, from the client's statistics.
+    pub fn lag(&self, topic: &str, partition: i32, lag: i64) {
+        gauge!(LAG, "worker" => self.worker, "topic" => topic.to_owned(), "partition" => partition.to_string())
+            .set(lag as f64);
+    }
+
+    /// Total lag over the assignment.
+    pub fn total_lag(&self, lag: i64) {
+        self.status.lag.store(lag, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,254 @@
+//! The producer side: sending records, and what the client's delivery reports mean.
+//!
+//! Every record carries a tag naming the input it came from. In exactly-once mode a
+//! failed delivery dooms the open transaction; when the broker refused the record for
+//! good (too large, invalid), the input is also marked poisoned so that, after the
+//! rewind, it is dead-lettered instead of failing the next transaction the same way.
+//! In at-least-once mode the tag counts the input's outstanding records; the last
+//! acknowledgement completes the input's offset.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::Message;
+use rdkafka::client::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Headers};
+use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
+
+use crate::message::{InputMessage, OutputRecord};
+use crate::shared::Shared;
+
+/// The producer every worker uses.
+pub(crate) type WorkerProducer = ThreadedProducer<ProducerCallbacks>;
+
+/// An input whose records are in flight (at-least-once).
+#[derive(Debug)]
+pub(crate) struct PendingInput {
+    pub input: Arc<InputMessage>,
+    pub remaining: AtomicUsize,
+    pub records: u64,
+    /// Times a failed record of this input was sent again.
+    pub redeliveries: AtomicU32,
+}
+
+/// What a record's delivery report refers to.
+pub(crate) enum Tag {
+    /// A record of transaction number `transaction`, from this input.
+    Transaction {
+        transaction: u64,
+        partition: i32,
+        offset: i64,
+    },
+    /// A record of this in-flight input.
+    Tracked(Arc<PendingInput>),
+}
+
+/// A delivery that failed, for the at-least-once committer to retry or dead-letter.
+#[derive(Debug)]
+pub(crate) struct FailedDelivery {
+    pub pending: Arc<PendingInput>,
+    pub record: OutputRecord,
+    pub permanent: bool,
+    pub error: String,
+}
+
+/// Where at-least-once acknowledgements go.
+pub(crate) trait AckSink: Send + Sync {
+    /// Every record of `pending` is acknowledged.
+    fn completed(&self, pending: &PendingInput);
+    /// A record of `pending` failed.
+    fn failed(&self, failure: FailedDelivery);
+}
+
+/// Producer callbacks: delivery reports and client errors.
+pub(crate) struct ProducerCallbacks {
+    worker: &'static str,
+    shared: Mutex<Option<Arc<Shared>>>,
+    /// The first delivery failure of the open transaction.
+    transaction_failure: Mutex<Option<String>>,
+    /// Number of the open transaction: reports about older ones (records purged by
+    /// an abort) must not doom the current one.
+    current_transaction: AtomicU64,
+    acks: Mutex<Option<Arc<dyn AckSink>>>,
+}
+
+impl ProducerCallbacks {
+    pub fn new(worker: &'static str) -> ProducerCallbacks {
+        ProducerCallbacks {
+            worker,
+            shared: Mutex::new(None),
+            transaction_failure: Mutex::new(None),
+            current_transaction: AtomicU64::new(0),
+            acks: Mutex::new(None),
+        }
+    }
+
+    pub fn attach(&self, shared: Arc<Shared>, acks: Option<Arc<dyn AckSink>>) {
+        *self.shared.lock().expect("callbacks") = Some(shared);
+        *self.acks.lock().expect("callbacks") = acks;
+    }
+
+    /// A new transaction begins: forget failures of earlier ones.
+    pub fn begin_transaction(&self, transaction: u64) {
+        self.current_transaction
+            .store(transaction, Ordering::SeqCst);
+        *self.transaction_failure.lock().expect("callbacks") = None;
+    }
+
+    /// Takes the first delivery failure recorded since the last call.
+    pub fn take_transaction_failure(&self) -> Option<String> {
+        self.transaction_failure.lock().expect("callbacks").take()
+    }
+
+    fn shared(&self) -> Option<Arc<Shared>> {
+        self.shared.lock().expect("callbacks").clone()
+    }
+}
+
+impl ClientContext for ProducerCallbacks {
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::consumer::report_client_error(self.shared().as_deref(), self.worker, &error, reason);
+    }
+}
+
+impl ProducerContext for ProducerCallbacks {
+    type DeliveryOpaque = Box<Tag>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<Tag>) {
+        let failure = result.as_ref().err();
+        if let Some(shared) = self.shared() {
+            if let Some((error, _)) = failure {
+                let permanent = is_permanent(error);
+                shared
+                    .metrics
+                    .delivery_failed(permanent, &error.to_string());
+                if is_fatal(error) {
+                    shared.fail(format!("producing failed: {error}"));
+                }
+            } else {
+                shared.connected.store(true, Ordering::SeqCst);
+            }
+        }
+        match *tag {
+            Tag::Transaction {
+                transaction,
+                partition,
+                offset,
+            } => {
+                if let Some((error, _)) = failure
+                    && transaction == self.current_transaction.load(Ordering::SeqCst)
+                {
+                    let reason = format!(
+                        "delivery of an output of partition {partition} offset {offset} failed: {error}"
+                    );
+                    if is_permanent(error)
+                        && let Some(shared) = self.shared()
+                    {
+                        shared.poison(
+                            partition,
+                            offset,
+                            format!("the broker refused an output: {error}"),
+                        );
+                    }
+                    self.transaction_failure
+                        .lock()
+                        .expect("callbacks")
+                        .get_or_insert(reason);
+                }
+            }
+            Tag::Tracked(pending) => {
+                let Some(acks) = self.acks.lock().expect("callbacks").clone() else {
+                    return;
+                };
+                match failure {
+                    None => {
+                        if pending.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            acks.completed(&pending);
+                        }
+                    }
+                    Some((error, message)) => acks.failed(FailedDelivery {
+                        record: OutputRecord {
+                            topic: message.topic().into(),
+                            key: message.key().map(<[u8]>::to_vec),
+                            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                            headers: message
+                                .headers()
+                                .map(|h| {
+                                    h.iter()
+                                        .map(|h| {
+                                            (
+                                                h.key.to_owned(),
+                                                h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                                            )
+                                        })
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                        },
+                        permanent: is_permanent(error),
+                        error: error.to_string(),
+                        pending,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// Errors no retry can fix for this record: it must be dead-lettered instead.
+pub(crate) fn is_permanent(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidTimestamp
+                | RDKafkaErrorCode::PolicyViolation
+        )
+    )
+}
+
+/// Errors that stop the worker.
+pub(crate) fn is_fatal(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+                | RDKafkaErrorCode::ProducerFenced
+                | RDKafkaErrorCode::InvalidProducerEpoch
+                | RDKafkaErrorCode::Fenced
+                | RDKafkaErrorCode::Fatal
+        )
+    )
+}
+
+/// Enqueues `record`, waiting while the client's queue is full (backpressure).
+/// Returns the tag back with any other error.
+pub(crate) async fn send(
+    producer: &WorkerProducer,
+    record: &OutputRecord,
+    mut tag: Box<Tag>,
+) -> Result<(), (KafkaError, Box<Tag>)> {
+    let headers = record.kafka_headers();
+    loop {
+        let mut base = BaseRecord::with_opaque_to(&record.topic, tag)
+            .payload(&record.payload)
+            .headers(headers.clone());
+        if let Some(key) = &record.key {
+            base = base.key(key);
+        }
+        match producer.send(base) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                tag = returned.delivery_opaque;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err((error, returned)) => return Err((error, returned.delivery_opaque)),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Logs and trace context.
+//!
+//! Logs go through `tracing`, as JSON lines or human-readable text. The W3C trace
+//! context travels in the `traceparent` header: every output continues the input's
+//! trace with a new span id, or starts a new trace when the input had none.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// The W3C trace-context header.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// Installs the global log subscriber; `RUST_LOG` sets levels (default `info`).
+/// Safe to call more than once: later calls do nothing.
+pub fn init_logging(format: Option<LogFormat>) {
+    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+        LogFormat::Pretty
+    } else {
+        LogFormat::Json
+    });
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,librdkafka=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+}
+
+/// The `traceparent` of an output: the input's trace with a new span id, or a new
+/// sampled trace when the input carried none (or an invalid one).
+pub fn child_traceparent(parent: Option<&[u8]>) -> String {
+    let span: u64 = nonzero_random();
+    if let Some((trace, flags)) = parent.and_then(parse_traceparent) {
+        return format!("00-{trace}-{span:016x}-{flags}");
+    }
+    let trace: u128 = loop {
+        let value = rand::random::<u128>();
+        if value != 0 {
+            break value;
+        }
+    };
+    format!("00-{trace:032x}-{span:016x}-01")
+}
+
+fn nonzero_random() -> u64 {
+    loop {
+        let value = rand::random::<u64>();
+        if value != 0 {
+            return value;
+        }
+    }
+}
+
+/// The trace id and flags of a valid version-00 `traceparent`.
+fn parse_traceparent(value: &[u8]) -> Option<(&str, &str)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut parts = text.split('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
+    let valid = version == "00"
+        && parts.next().is_none()
+        && hex(trace, 32)
+        && hex(span, 16)
+        && hex(flags, 2)
+        && trace.bytes().any(|b| b != b'0')
+        && span.bytes().any(|b| b != b'0');
+    valid.then_some((trace, flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_output_continues_the_input_trace_with_a_new_span() {
+        let parent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let child = child_traceparent(Some(parent));
+        assert!(
+            child.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{child}"
+        );
+        assert!(child.ends_with("-01"));
+        assert_ne!(&child[36..52], "00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn a_missing_or_invalid_parent_starts_a_new_trace() {
+        for parent in [
+            None,
+            Some(&b"garbage"[..]),
+            Some(b"00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        ] {
+            let child = child_traceparent(parent);
+            let (trace, flags) = parse_traceparent(child.as_bytes()).expect("valid");
+            assert_ne!(trace, "00000000000000000000000000000000");
+            assert_eq!(flags, "01");
+        }
+    }
+}

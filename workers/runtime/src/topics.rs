@@ -1,0 +1,174 @@
+//! Topics a worker needs: checked at start (a missing one is named), created with
+//! `--create-topics` for development, and the record size each accepts.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+
+use crate::error::RuntimeError;
+use crate::kafka::KafkaSettings;
+use crate::message::OutputRecord;
+
+/// Kafka's default `max.message.bytes` of a topic.
+const BROKER_DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
+/// librdkafka's default `message.max.bytes`.
+const CLIENT_DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
+/// Room for the record batch framing around one record.
+const BATCH_OVERHEAD: usize = 512;
+/// Partitions of topics created by `--create-topics`.
+pub const DEV_PARTITIONS: i32 = 6;
+
+/// The largest record each output topic accepts.
+#[derive(Debug, Clone)]
+pub struct RecordLimits {
+    default: usize,
+    by_topic: HashMap<String, usize>,
+}
+
+impl RecordLimits {
+    /// Limits with only a default.
+    pub fn uniform(limit: usize) -> RecordLimits {
+        RecordLimits {
+            default: limit,
+            by_topic: HashMap::new(),
+        }
+    }
+
+    /// The largest record `topic` accepts.
+    pub fn of(&self, topic: &str) -> usize {
+        self.by_topic.get(topic).copied().unwrap_or(self.default)
+    }
+
+    /// Shrinks a dead letter that would itself be too large: the value is cut and the
+    /// original size recorded, so the provenance is kept and the transaction can commit.
+    pub fn fit(&self, record: &mut OutputRecord) {
+        let limit = self.of(&record.topic);
+        let size = record.size();
+        if size > limit {
+            let excess = size - limit + 64;
+            let original = record.payload.len();
+            record.payload.truncate(original.saturating_sub(excess));
+            record.headers.push((
+                "orderflow.dlq.truncated-from".into(),
+                original.to_string().into_bytes(),
+            ));
+        }
+    }
+}
+
+/// Checks that every topic exists (creating missing ones when `create` is set) and
+/// reads the record size limit of the `outputs`.
+pub async fn prepare(
+    settings: &KafkaSettings,
+    input: &str,
+    outputs: &[&str],
+    create: bool,
+) -> Result<RecordLimits, RuntimeError> {
+    let admin: AdminClient<DefaultClientContext> = settings.create(&[])?;
+    let all: Vec<&str> = std::iter::once(input)
+        .chain(outputs.iter().copied())
+        .collect();
+    let missing = missing_topics(&admin, &all).await?;
+    if !missing.is_empty() {
+        if !create {
+            return Err(RuntimeError::Config(format!(
+                "topic(s) {} do not exist: create them (orderflow topics ensure), or start \
+                 with --create-topics in development",
+                missing.join(", ")
+            )));
+        }
+        create_topics(&admin, &missing, DEV_PARTITIONS, 1).await?;
+    }
+    let client_limit = settings
+        .passthrough
+        .iter()
+        .find(|(key, _)| key == "message.max.bytes")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(CLIENT_DEFAULT_MAX_MESSAGE_BYTES);
+    let mut by_topic = HashMap::new();
+    for topic in outputs {
+        let topic_limit = topic_max_message_bytes(&admin, topic)
+            .await
+            .unwrap_or(BROKER_DEFAULT_MAX_MESSAGE_BYTES);
+        by_topic.insert(
+            (*topic).to_owned(),
+            topic_limit.min(client_limit).saturating_sub(BATCH_OVERHEAD),
+        );
+    }
+    Ok(RecordLimits {
+        default: client_limit.saturating_sub(BATCH_OVERHEAD),
+        by_topic,
+    })
+}
+
+/// The topics of `topics` the cluster does not have.
+pub async fn missing_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[&str],
+) -> Result<Vec<String>, RuntimeError> {
+    let mut missing = Vec::new();
+    for topic in topics {
+        let metadata = admin
+            .inner()
+            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .map_err(|e| RuntimeError::kafka(format!("reading metadata of topic {topic}"), e))?;
+        let found = metadata
+            .topics()
+            .iter()
+            .any(|t| t.name() == *topic && t.error().is_none() && !t.partitions().is_empty());
+        if !found {
+            missing.push((*topic).to_owned());
+        }
+    }
+    Ok(missing)
+}
+
+/// Creates `topics`; topics that already exist are fine.
+pub async fn create_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[String],
+    partitions: i32,
+    replication: i32,
+) -> Result<(), RuntimeError> {
+    let new: Vec<_> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&new, &options)
+        .await
+        .map_err(|e| RuntimeError::kafka("creating topics", e))?;
+    for result in results {
+        match result {
+            Ok(topic) => tracing::info!(topic, partitions, replication, "topic created"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(RuntimeError::Config(format!(
+                    "creating topic {topic} failed: {code}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn topic_max_message_bytes(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: &str,
+) -> Option<usize> {
+    let results = admin
+        .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
+        .await
+        .ok()?;
+    let resource = results.into_iter().next()?.ok()?;
+    resource
+        .get("max.message.bytes")?
+        .value
+        .as_deref()?
+        .parse()
+        .ok()
+}

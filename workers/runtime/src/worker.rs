@@ -1,0 +1,147 @@
+//! What a worker binary's `main` calls: parse flags, set up logs, metrics and the HTTP
+//! endpoints, run until SIGTERM or SIGINT, and map the result to an exit code.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+use orderflow_events::Codec;
+
+use crate::clock::SystemClock;
+use crate::config::{WorkerArgs, WorkerIdentity};
+use crate::error::RuntimeError;
+use crate::handler::AvroHandler;
+use crate::metrics::{WorkerStatus, prometheus};
+use crate::processor::Processor;
+use crate::telemetry::init_logging;
+use crate::{engine, http};
+
+#[derive(Parser)]
+struct WorkerCli {
+    #[command(flatten)]
+    args: WorkerArgs,
+}
+
+/// The whole `main` of a worker binary.
+pub fn worker_main<P: Processor>(about: &'static str) -> ExitCode {
+    let command = WorkerCli::command()
+        .name(P::NAME)
+        .version(P::VERSION)
+        .about(about);
+    let cli = match WorkerCli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    init_logging(cli.args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{}: cannot start the async runtime: {error}", P::NAME);
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run::<P>(cli.args, shutdown_signal()));
+    // Blocking calls stuck on an unreachable broker must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let code = exit_code(P::NAME, &result);
+    // librdkafka handles still draining in helper threads are abandoned with the process.
+    std::process::exit(code)
+}
+
+/// Prints the one-line reason of a failure and returns the exit code: 0 clean, 2 bad
+/// configuration, 1 any other fatal error.
+pub fn exit_code(name: &str, result: &Result<(), RuntimeError>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(error @ RuntimeError::Config(_)) => {
+            eprintln!("{name}: {error}");
+            2
+        }
+        Err(error) => {
+            eprintln!("{name}: fatal: {error}");
+            1
+        }
+    }
+}
+
+/// The identity of processor `P`.
+pub fn identity<P: Processor>() -> WorkerIdentity {
+    WorkerIdentity {
+        name: P::NAME,
+        version: P::VERSION,
+        output_topic: P::OUTPUT_TOPIC,
+    }
+}
+
+/// Builds processor `P` from the rules file named by `args`, if any.
+pub fn load_processor<P: Processor>(args: &WorkerArgs) -> Result<P, RuntimeError> {
+    let rules: P::Rules = match args.rules_text()? {
+        Some(text) => toml::from_str(&text).map_err(|e| {
+            RuntimeError::Config(format!(
+                "--rules {}: {e}",
+                args.rules
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ))
+        })?,
+        None => P::Rules::default(),
+    };
+    P::new(rules).map_err(|e| RuntimeError::Config(format!("invalid rules: {e}")))
+}
+
+/// Runs processor `P` with `args` until `shutdown`, serving the HTTP endpoints.
+pub async fn run<P: Processor>(
+    args: WorkerArgs,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RuntimeError> {
+    let config = args.resolve(identity::<P>())?;
+    let processor = load_processor::<P>(&args)?;
+    let codec = Arc::new(Codec::new(config.codec.clone()).map_err(RuntimeError::Config)?);
+    let status = Arc::new(WorkerStatus::new(P::NAME));
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = http::router(prometheus(), vec![status.clone()]);
+    let server = http::serve(args.http_addr, router, async {
+        let _ = http_stopped.await;
+    })
+    .await?;
+    let handler = Arc::new(AvroHandler::new(
+        processor,
+        codec,
+        &config.output_topic,
+        Arc::new(SystemClock),
+    ));
+    let result = engine::run(config, handler, status, shutdown).await;
+    let _ = stop_http.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    result
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
