@@ -1,4 +1,5 @@
 //! Integration tests: one binary, a real Apache Kafka broker (see `orderflow_tests`).
 
 mod broker;
+mod faults;
 mod runtime;

@@ -88,6 +88,14 @@ impl Kafka {
         )
     }
 
+    /// A cluster already running at `bootstrap_servers`.
+    pub fn at(bootstrap_servers: &str) -> Kafka {
+        Kafka {
+            bootstrap_servers: bootstrap_servers.to_owned(),
+            _container: None,
+        }
+    }
+
     /// `host:port[,...]` of the cluster.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers
@@ -311,4 +319,43 @@ fn docker_answers() -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// GETs `url`, returning the status code and body (`None` when nothing answers).
+pub async fn http_get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.unwrap_or_default()))
+}
+
+impl Kafka {
+    /// Produces `records` in batches of `batch`, one batch every `every`, in a task.
+    pub fn produce_paced(
+        &'static self,
+        topic: &str,
+        records: Vec<(String, Vec<u8>)>,
+        batch: usize,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let topic = topic.to_owned();
+        tokio::spawn(async move {
+            for chunk in records.chunks(batch) {
+                self.produce(&topic, chunk).await;
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
 }

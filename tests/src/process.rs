@@ -111,6 +111,26 @@ impl Process {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Waits up to `timeout` until the log contains a line for which `matches` holds.
+    pub async fn wait_for_log(&self, timeout: Duration, matches: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().lines().any(&matches) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Waits until the worker has partitions assigned (from its rebalance log lines).
+    pub async fn wait_assigned(&self, timeout: Duration) -> bool {
+        self.wait_for_log(timeout, |line| {
+            line.contains("rebalance") && line.contains("assigned=") && !line.contains("assigned=0")
+        })
+        .await
+    }
+
     /// The name of the binary.
     pub fn name(&self) -> &str {
         &self.name

@@ -474,3 +474,35 @@ proptest! {
         let _ = rt.block_on(codec.decode::<OrderEvent>(&message));
     }
 }
+
+#[tokio::test]
+async fn equal_notifications_encode_to_identical_bytes() {
+    let codec = single_object();
+    let make = |pairs: &[(&str, &str)]| NotificationRequested {
+        event_id: "e".into(),
+        causation_id: "c".into(),
+        order_id: "o".into(),
+        produced_at: 1,
+        worker: "notifier".into(),
+        worker_version: "0.1.0".into(),
+        customer_id: "cus".into(),
+        channel: NotificationChannel::Email,
+        recipient: None,
+        template: "order_shipped".into(),
+        parameters: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let pairs: Vec<(String, String)> = (0..32)
+        .map(|i| (format!("k{i}"), format!("v{i}")))
+        .collect();
+    let forward: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let backward: Vec<(&str, &str)> = forward.iter().rev().copied().collect();
+    let a = codec.encode("t", &make(&forward)).await.unwrap();
+    let b = codec.encode("t", &make(&backward)).await.unwrap();
+    assert_eq!(a, b);
+}

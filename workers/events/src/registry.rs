@@ -152,9 +152,7 @@ impl RegistryClient {
         let registered: Registered = self
             .call(|| self.http.post(&url).json(&body))
             .await
-            .map_err(|failure| {
-                self.to_error(failure, &format!("registering subject {subject}"))
-            })?;
+            .map_err(|failure| self.to_error(failure, &format!("registering subject {subject}")))?;
         Ok(registered.id)
     }
 

@@ -130,7 +130,8 @@ pub struct WorkerArgs {
     pub http_addr: SocketAddr,
 
     /// A librdkafka property as key=value, applied last (repeatable; the variable
-    /// takes several separated by ';').
+    /// takes several separated by ';'). Prefix a key with consumer. or producer. to
+    /// set it on that client only.
     #[arg(long = "kafka-config", env = "ORDERFLOW_KAFKA_CONFIG", value_delimiter = ';',
           value_parser = parse_property, value_name = "KEY=VALUE")]
     pub kafka_config: Vec<(String, String)>,
@@ -296,7 +297,28 @@ pub struct ValveSettings {
     pub max_ratio: f64,
 }
 
+#[derive(clap::Parser)]
+struct FlagsOnly {
+    #[command(flatten)]
+    args: WorkerArgs,
+}
+
 impl WorkerArgs {
+    /// Parses worker flags (without the program name), as a binary would: for running
+    /// workers in-process (the dev stack, tests).
+    pub fn from_flags<I, S>(flags: I) -> Result<WorkerArgs, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let all = std::iter::once(std::ffi::OsString::from("worker"))
+            .chain(flags.into_iter().map(Into::into));
+        FlagsOnly::try_parse_from(all)
+            .map(|f| f.args)
+            .map_err(|e| e.to_string())
+    }
+
     /// Validates the flags for `identity` into runtime settings.
     pub fn resolve(&self, identity: WorkerIdentity) -> Result<RuntimeConfig, RuntimeError> {
         let config_error = |message: String| RuntimeError::Config(message);
@@ -306,7 +328,11 @@ impl WorkerArgs {
         kafka.passthrough = self.kafka_config.clone();
         kafka.validate()?;
         for (key, _) in &kafka.passthrough {
-            if OWNED_PROPERTIES.contains(&key.as_str()) {
+            let bare = key
+                .strip_prefix("consumer.")
+                .or_else(|| key.strip_prefix("producer."))
+                .unwrap_or(key);
+            if OWNED_PROPERTIES.contains(&bare) {
                 return Err(config_error(format!(
                     "--kafka-config {key} is managed by orderflow (it decides the delivery \
                      guarantee); use --guarantee, --group-id or --transactional-id instead"

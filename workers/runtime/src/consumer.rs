@@ -58,15 +58,19 @@ impl ClientContext for ConsumerCallbacks {
         let mut known = false;
         if let Some(topic) = statistics.topics.get(shared.input_topic.as_ref()) {
             for (id, partition) in &topic.partitions {
-                // The statistics list partition -1 (internal) and partitions fetched
-                // but not assigned; only assigned ones have a lag.
-                if *id < 0 || partition.consumer_lag < 0 {
+                // Lag: from the next message to read to the last stable offset (what a
+                // read_committed consumer can reach). Partition -1 is internal; only
+                // assigned partitions count.
+                if *id < 0 || !partition.desired || partition.ls_offset < 0 {
                     continue;
                 }
-                shared
-                    .metrics
-                    .lag(&shared.input_topic, *id, partition.consumer_lag);
-                total += partition.consumer_lag;
+                let position = [partition.app_offset, partition.committed_offset]
+                    .into_iter()
+                    .find(|offset| *offset >= 0);
+                let Some(position) = position else { continue };
+                let lag = (partition.ls_offset - position).max(0);
+                shared.metrics.lag(&shared.input_topic, *id, lag);
+                total += lag;
                 known = true;
             }
         }
@@ -106,6 +110,9 @@ pub(crate) fn report_client_error(
         }
     } else if matches!(code, Some(RDKafkaErrorCode::AllBrokersDown)) {
         tracing::warn!(worker, reason, "all brokers are down; reconnecting");
+    } else if matches!(code, Some(RDKafkaErrorCode::BrokerTransportFailure)) {
+        // librdkafka logs the connection failure itself; it reconnects with backoff.
+        tracing::debug!(worker, reason, "broker connection failed");
     } else {
         tracing::warn!(worker, error = %error, reason, "Kafka client error");
     }

@@ -24,11 +24,12 @@ use crate::config::{Guarantee, RuntimeConfig};
 use crate::consumer::{ConsumerCallbacks, poll_loop};
 use crate::error::RuntimeError;
 use crate::handler::Handler;
+use crate::kafka::Role;
 use crate::metrics::{WorkerMetrics, WorkerStatus};
 use crate::partition;
 use crate::producer::{AckSink, ProducerCallbacks, WorkerProducer};
 use crate::shared::{Shared, Spawner};
-use crate::topics;
+use crate::topics::{self, RecordLimits};
 use crate::transaction::{CallError, TransactionalCommitter, blocking_call};
 use crate::valve::Valve;
 
@@ -73,6 +74,7 @@ pub async fn run<H: Handler>(
 
     let consumer = create_consumer(&config, &shared)?;
     connect(&shared, &consumer).await?;
+    tracing::debug!(worker = name, "connected");
     let outputs = [config.output_topic.as_str(), config.dlq_topic.as_str()];
     let limits = topics::prepare(
         &config.kafka,
@@ -81,7 +83,9 @@ pub async fn run<H: Handler>(
         config.create_topics,
     )
     .await?;
-    let producer = create_producer(&config)?;
+    tracing::debug!(worker = name, "topics checked");
+    let _ = shared.limits.set(limits.clone());
+    let producer = create_producer(&config, &limits)?;
     let acks = match config.guarantee {
         Guarantee::AtLeastOnce => Some(Acks::new(shared.clone())),
         Guarantee::ExactlyOnce => None,
@@ -91,6 +95,7 @@ pub async fn run<H: Handler>(
         .attach(shared.clone(), acks.clone().map(|a| a as Arc<dyn AckSink>));
     if config.guarantee == Guarantee::ExactlyOnce {
         init_transactions(&producer, &config).await?;
+        tracing::debug!(worker = name, "transactions initialised");
     }
     tokio::spawn(prepare_handler(handler.clone(), shared.clone()));
 
@@ -184,7 +189,7 @@ fn create_consumer(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let client_config = config.kafka.client_config(&borrowed);
+    let client_config = config.kafka.config_for(Role::Consumer, &borrowed);
     let consumer = BaseConsumer::from_config_and_context(
         &client_config,
         ConsumerCallbacks::new(config.identity.name),
@@ -194,13 +199,25 @@ fn create_consumer(
     Ok(Arc::new(consumer))
 }
 
-fn create_producer(config: &RuntimeConfig) -> Result<Arc<WorkerProducer>, RuntimeError> {
-    let properties = producer_properties(config);
+fn create_producer(
+    config: &RuntimeConfig,
+    limits: &RecordLimits,
+) -> Result<Arc<WorkerProducer>, RuntimeError> {
+    let mut properties = producer_properties(config);
+    // A batch larger than its topic's max.message.bytes would be refused as a whole:
+    // keep batches within the smallest output limit.
+    let smallest = limits
+        .of(&config.output_topic)
+        .min(limits.of(&config.dlq_topic));
+    properties.push((
+        "batch.size".into(),
+        smallest.clamp(1, 1_000_000).to_string(),
+    ));
     let borrowed: Vec<(&str, &str)> = properties
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let client_config = config.kafka.client_config(&borrowed);
+    let client_config = config.kafka.config_for(Role::Producer, &borrowed);
     let producer = WorkerProducer::from_config_and_context(
         &client_config,
         ProducerCallbacks::new(config.identity.name),

@@ -9,6 +9,18 @@ use rdkafka::config::{ClientConfig, FromClientConfig, NativeClientConfig};
 
 use crate::error::RuntimeError;
 
+/// Which client a configuration is for. A passthrough property prefixed `consumer.` or
+/// `producer.` applies only to that client (prefix removed); others apply to all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A consumer.
+    Consumer,
+    /// A producer.
+    Producer,
+    /// Any other client (admin, metadata).
+    Other,
+}
+
 /// Property names whose values are secrets: never logged, never echoed in errors.
 const SECRET_MARKERS: &[&str] = &["password", "secret", "sasl.oauthbearer.config", "key.pem"];
 
@@ -57,6 +69,11 @@ impl KafkaSettings {
     /// The base configuration every client gets: servers, credentials, then passthrough.
     /// Role-specific defaults go between the two through `defaults`.
     pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+        self.config_for(Role::Other, defaults)
+    }
+
+    /// [`Self::client_config`] for a client of `role`, with its prefixed passthrough.
+    pub fn config_for(&self, role: Role, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap_servers);
         if let Some(user) = &self.sasl_username {
@@ -69,7 +86,9 @@ impl KafkaSettings {
             config.set(*key, *value);
         }
         for (key, value) in &self.passthrough {
-            config.set(key, value);
+            if let Some(key) = key_for(role, key) {
+                config.set(key, value);
+            }
         }
         config
     }
@@ -109,7 +128,11 @@ impl KafkaSettings {
         validate_bootstrap_servers(&self.bootstrap_servers)?;
         for (key, value) in &self.passthrough {
             let mut probe = ClientConfig::new();
-            probe.set(key, value);
+            let bare = key
+                .strip_prefix("consumer.")
+                .or_else(|| key.strip_prefix("producer."))
+                .unwrap_or(key);
+            probe.set(bare, value);
             if let Err(error) = probe.create_native_config() {
                 let shown = if is_secret(key) {
                     "<redacted>"
@@ -122,6 +145,19 @@ impl KafkaSettings {
             }
         }
         Ok(())
+    }
+}
+
+/// The property name a passthrough key sets for a client of `role`, if any.
+fn key_for(role: Role, key: &str) -> Option<&str> {
+    match (
+        role,
+        key.strip_prefix("consumer."),
+        key.strip_prefix("producer."),
+    ) {
+        (Role::Consumer, Some(bare), _) | (Role::Producer, _, Some(bare)) => Some(bare),
+        (_, Some(_), _) | (_, _, Some(_)) => None,
+        _ => Some(key),
     }
 }
 
@@ -184,6 +220,26 @@ mod tests {
         let config = settings.client_config(&[("linger.ms", "5"), ("acks", "all")]);
         assert_eq!(config.get("linger.ms"), Some("42"));
         assert_eq!(config.get("acks"), Some("all"));
+    }
+
+    #[test]
+    fn prefixed_passthrough_reaches_only_its_client() {
+        let settings = KafkaSettings::new("b:9092")
+            .with_property("consumer.session.timeout.ms", "6000")
+            .with_property("producer.linger.ms", "9")
+            .with_property("client.rack", "r1");
+        let consumer = settings.config_for(Role::Consumer, &[]);
+        let producer = settings.config_for(Role::Producer, &[]);
+        let admin = settings.client_config(&[]);
+        assert_eq!(consumer.get("session.timeout.ms"), Some("6000"));
+        assert_eq!(consumer.get("linger.ms"), None);
+        assert_eq!(producer.get("linger.ms"), Some("9"));
+        assert_eq!(producer.get("session.timeout.ms"), None);
+        for config in [&consumer, &producer, &admin] {
+            assert_eq!(config.get("client.rack"), Some("r1"));
+        }
+        assert_eq!(admin.get("linger.ms"), None);
+        settings.validate().unwrap();
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub const SKIPPED: &str = "orderflow_messages_skipped_total";
 pub const PROCESSING: &str = "orderflow_processing_seconds";
 /// From the input's Kafka timestamp to its outputs being committed or acknowledged.
 pub const END_TO_END: &str = "orderflow_end_to_end_seconds";
-/// Consumer lag per partition (from librdkafka statistics).
+/// Consumer lag per partition: last stable offset minus the next offset to read
+/// (from librdkafka statistics, every 5 s).
 pub const LAG: &str = "orderflow_consumer_lag";
 /// Transactions by `outcome` (committed, aborted).
 pub const TRANSACTIONS: &str = "orderflow_transactions_total";

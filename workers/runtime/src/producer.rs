@@ -117,18 +117,31 @@ impl ProducerContext for ProducerCallbacks {
     type DeliveryOpaque = Box<Tag>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<Tag>) {
-        let failure = result.as_ref().err();
-        if let Some(shared) = self.shared() {
-            if let Some((error, _)) = failure {
-                let permanent = is_permanent(error);
-                shared
-                    .metrics
-                    .delivery_failed(permanent, &error.to_string());
-                if is_fatal(error) {
-                    shared.fail(format!("producing failed: {error}"));
+        let shared = self.shared();
+        let failure = result.as_ref().err().map(|(error, message)| {
+            // A whole batch fails with the error of its worst record; only a record
+            // that is itself over its topic's limit is refused for good.
+            let size = message.payload_len()
+                + message.key().map_or(0, <[u8]>::len)
+                + message.headers().map_or(0, |h| {
+                    h.iter()
+                        .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 8)
+                        .sum()
+                });
+            let oversized = shared
+                .as_ref()
+                .is_some_and(|s| size > s.record_limit(message.topic()));
+            (error, message, is_permanent(error) && oversized)
+        });
+        if let Some(shared) = &shared {
+            match &failure {
+                Some((error, _, refused)) => {
+                    shared.metrics.delivery_failed(*refused, &error.to_string());
+                    if is_fatal(error) {
+                        shared.fail(format!("producing failed: {error}"));
+                    }
                 }
-            } else {
-                shared.connected.store(true, Ordering::SeqCst);
+                None => shared.connected.store(true, Ordering::SeqCst),
             }
         }
         match *tag {
@@ -137,26 +150,26 @@ impl ProducerContext for ProducerCallbacks {
                 partition,
                 offset,
             } => {
-                if let Some((error, _)) = failure
-                    && transaction == self.current_transaction.load(Ordering::SeqCst)
-                {
-                    let reason = format!(
-                        "delivery of an output of partition {partition} offset {offset} failed: {error}"
-                    );
-                    if is_permanent(error)
-                        && let Some(shared) = self.shared()
-                    {
-                        shared.poison(
-                            partition,
-                            offset,
-                            format!("the broker refused an output: {error}"),
-                        );
-                    }
-                    self.transaction_failure
-                        .lock()
-                        .expect("callbacks")
-                        .get_or_insert(reason);
+                let Some((error, _, refused)) = failure else {
+                    return;
+                };
+                if transaction != self.current_transaction.load(Ordering::SeqCst) {
+                    return;
                 }
+                if refused && let Some(shared) = &shared {
+                    shared.poison(
+                        partition,
+                        offset,
+                        format!("the broker refused an output: {error}"),
+                    );
+                }
+                let reason = format!(
+                    "delivery of an output of partition {partition} offset {offset} failed: {error}"
+                );
+                self.transaction_failure
+                    .lock()
+                    .expect("callbacks")
+                    .get_or_insert(reason);
             }
             Tag::Tracked(pending) => {
                 let Some(acks) = self.acks.lock().expect("callbacks").clone() else {
@@ -168,7 +181,7 @@ impl ProducerContext for ProducerCallbacks {
                             acks.completed(&pending);
                         }
                     }
-                    Some((error, message)) => acks.failed(FailedDelivery {
+                    Some((error, message, refused)) => acks.failed(FailedDelivery {
                         record: OutputRecord {
                             topic: message.topic().into(),
                             key: message.key().map(<[u8]>::to_vec),
@@ -187,7 +200,7 @@ impl ProducerContext for ProducerCallbacks {
                                 })
                                 .unwrap_or_default(),
                         },
-                        permanent: is_permanent(error),
+                        permanent: refused,
                         error: error.to_string(),
                         pending,
                     }),

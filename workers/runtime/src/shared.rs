@@ -13,6 +13,7 @@ use crate::config::RuntimeConfig;
 use crate::dead_letter::DeadLetters;
 use crate::message::InputMessage;
 use crate::metrics::WorkerMetrics;
+use crate::topics::RecordLimits;
 
 /// One assigned partition, as the poll thread sees it.
 #[derive(Debug)]
@@ -89,6 +90,8 @@ pub(crate) struct Shared {
     pub connected: AtomicBool,
     /// The tokio runtime the tasks run on.
     pub runtime: tokio::runtime::Handle,
+    /// The largest record each output topic accepts, known once topics are checked.
+    pub limits: std::sync::OnceLock<RecordLimits>,
 }
 
 impl Shared {
@@ -122,7 +125,15 @@ impl Shared {
             committer_done: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             runtime,
+            limits: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The largest record `topic` accepts (unbounded until the topics are checked).
+    pub fn record_limit(&self, topic: &str) -> usize {
+        self.limits
+            .get()
+            .map_or(usize::MAX, |limits| limits.of(topic))
     }
 
     /// The assignment, locked.

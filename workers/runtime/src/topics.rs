@@ -160,10 +160,16 @@ async fn topic_max_message_bytes(
     admin: &AdminClient<DefaultClientContext>,
     topic: &str,
 ) -> Option<usize> {
-    let results = admin
-        .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
-        .await
-        .ok()?;
+    // Best effort: without the permission (or on a cluster that does not answer), the
+    // broker default applies.
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(5)));
+    let results = tokio::time::timeout(
+        Duration::from_secs(10),
+        admin.describe_configs(&[ResourceSpecifier::Topic(topic)], &options),
+    )
+    .await
+    .ok()?
+    .ok()?;
     let resource = results.into_iter().next()?.ok()?;
     resource
         .get("max.message.bytes")?

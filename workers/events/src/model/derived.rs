@@ -190,6 +190,7 @@ pub struct NotificationRequested {
     /// Template name.
     pub template: String,
     /// Template parameters.
+    #[serde(serialize_with = "sorted")]
     pub parameters: HashMap<String, String>,
 }
 
@@ -259,4 +260,14 @@ pub struct RiskSignal {
     pub weight: i32,
     /// Human-readable detail.
     pub detail: String,
+}
+
+/// Writes a map in key order, so that equal events encode to identical bytes (a
+/// `HashMap` iterates in a random order per process).
+fn sorted<S: serde::Serializer>(
+    map: &HashMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let ordered: std::collections::BTreeMap<_, _> = map.iter().collect();
+    Serialize::serialize(&ordered, serializer)
 }

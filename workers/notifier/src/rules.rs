@@ -1,0 +1,214 @@
+//! The notifier's rules file (`--rules`, TOML). Every key is optional; a missing key
+//! keeps its default, an unknown key is an error.
+//!
+//! ```toml
+//! channel = "EMAIL"            # EMAIL, SMS or PUSH
+//! disabled = ["OrderDelivered"]
+//!
+//! [templates]
+//! OrderShipped = "order_shipped_v2"
+//! ```
+
+use std::collections::BTreeMap;
+
+use orderflow_events::NotificationChannel;
+use serde::Deserialize;
+
+/// Every payload type of `OrderEvent`, by record name.
+pub const PAYLOAD_TYPES: [&str; 6] = [
+    "OrderPlaced",
+    "PaymentAuthorized",
+    "PaymentFailed",
+    "OrderShipped",
+    "OrderDelivered",
+    "OrderCancelled",
+];
+
+/// The payload types that get a notification, with their built-in template names.
+pub const DEFAULT_TEMPLATES: [(&str, &str); 5] = [
+    ("OrderPlaced", "order_confirmation"),
+    ("PaymentFailed", "payment_failed"),
+    ("OrderShipped", "order_shipped"),
+    ("OrderDelivered", "order_delivered"),
+    ("OrderCancelled", "order_cancelled"),
+];
+
+/// A channel the notifier can request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Channel {
+    /// Email.
+    Email,
+    /// Text message.
+    Sms,
+    /// Mobile push.
+    Push,
+}
+
+impl From<Channel> for NotificationChannel {
+    fn from(channel: Channel) -> Self {
+        match channel {
+            Channel::Email => NotificationChannel::Email,
+            Channel::Sms => NotificationChannel::Sms,
+            Channel::Push => NotificationChannel::Push,
+        }
+    }
+}
+
+/// Channel, template names and switches of the notifications.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifierRules {
+    /// Channel of the notifications whose recipient the notification service looks
+    /// up by customer: every one but the order confirmation, which goes by EMAIL to
+    /// the address in the `OrderPlaced` event. EMAIL, SMS or PUSH. Default EMAIL.
+    pub channel: Channel,
+    /// Template name per payload type, replacing the built-in name. Keys are
+    /// OrderPlaced, PaymentFailed, OrderShipped, OrderDelivered, OrderCancelled;
+    /// names are non-empty without whitespace. Default empty: the built-in names
+    /// order_confirmation, payment_failed, order_shipped, order_delivered,
+    /// order_cancelled.
+    pub templates: BTreeMap<String, String>,
+    /// Payload types (record names, like OrderDelivered) that get no notification;
+    /// their events are skipped. Default empty.
+    pub disabled: Vec<String>,
+}
+
+impl Default for NotifierRules {
+    fn default() -> Self {
+        NotifierRules {
+            channel: Channel::Email,
+            templates: BTreeMap::new(),
+            disabled: Vec::new(),
+        }
+    }
+}
+
+impl NotifierRules {
+    /// Checks every rule; the error names the first invalid key.
+    pub fn check(&self) -> Result<(), String> {
+        let notified = DEFAULT_TEMPLATES.map(|(payload, _)| payload);
+        for (payload, template) in &self.templates {
+            if !notified.contains(&payload.as_str()) {
+                let why = if PAYLOAD_TYPES.contains(&payload.as_str()) {
+                    "gets no notification"
+                } else {
+                    "is not a payload type"
+                };
+                return Err(format!(
+                    "templates.{payload}: {payload} {why}; keys are {}",
+                    notified.join(", ")
+                ));
+            }
+            if template.is_empty() || template.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "templates.{payload}: {template:?} is not a template name (non-empty, \
+                     no whitespace)"
+                ));
+            }
+        }
+        for (i, payload) in self.disabled.iter().enumerate() {
+            if !PAYLOAD_TYPES.contains(&payload.as_str()) {
+                return Err(format!(
+                    "disabled[{i}]: {payload:?} is not a payload type; expected one of {}",
+                    PAYLOAD_TYPES.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_documented() {
+        let rules = NotifierRules::default();
+        assert_eq!(rules.check(), Ok(()));
+        assert_eq!(rules.channel, Channel::Email);
+        assert!(rules.templates.is_empty());
+        assert!(rules.disabled.is_empty());
+    }
+
+    #[test]
+    fn parses_a_toml_example() {
+        let rules: NotifierRules = toml::from_str(
+            r#"
+            channel = "SMS"
+            disabled = ["OrderDelivered", "PaymentAuthorized"]
+
+            [templates]
+            OrderShipped = "order_shipped_v2"
+            OrderPlaced = "welcome"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(rules.check(), Ok(()));
+        assert_eq!(rules.channel, Channel::Sms);
+        assert_eq!(rules.disabled, ["OrderDelivered", "PaymentAuthorized"]);
+        assert_eq!(rules.templates["OrderShipped"], "order_shipped_v2");
+        assert_eq!(rules.templates["OrderPlaced"], "welcome");
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let rules: NotifierRules = toml::from_str("").unwrap();
+        assert_eq!(rules.channel, Channel::Email);
+    }
+
+    #[test]
+    fn unknown_keys_and_channels_are_rejected() {
+        for (text, needle) in [
+            ("channels = \"SMS\"", "channels"),
+            ("channel = \"FAX\"", "FAX"),
+            ("channel = \"UNKNOWN\"", "UNKNOWN"),
+            ("channel = \"email\"", "email"),
+        ] {
+            let error = toml::from_str::<NotifierRules>(text)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
+    }
+
+    /// Breaks one rule of the defaults.
+    type Breakage = fn(&mut NotifierRules);
+
+    #[test]
+    fn invalid_rules_name_their_key() {
+        let cases: [(Breakage, &str); 5] = [
+            (
+                |r| _ = r.templates.insert("OrderReturned".into(), "t".into()),
+                "templates.OrderReturned",
+            ),
+            (
+                |r| _ = r.templates.insert("PaymentAuthorized".into(), "t".into()),
+                "templates.PaymentAuthorized",
+            ),
+            (
+                |r| _ = r.templates.insert("OrderShipped".into(), String::new()),
+                "templates.OrderShipped",
+            ),
+            (
+                |r| {
+                    _ = r
+                        .templates
+                        .insert("OrderShipped".into(), "order shipped".into())
+                },
+                "templates.OrderShipped",
+            ),
+            (
+                |r| r.disabled = vec!["OrderShipped".into(), "orderShipped".into()],
+                "disabled[1]",
+            ),
+        ];
+        for (break_rule, key) in cases {
+            let mut rules = NotifierRules::default();
+            break_rule(&mut rules);
+            let error = rules.check().unwrap_err();
+            assert!(error.starts_with(key), "{key}: {error}");
+        }
+    }
+}
