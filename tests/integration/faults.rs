@@ -7,7 +7,6 @@
 //! worker's own count of records in committed transactions; the real-broker tests
 //! check what readers see.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
