@@ -359,3 +359,23 @@ impl Kafka {
         })
     }
 }
+
+/// Base URL of a real Confluent-compatible schema registry (Apicurio, started by
+/// `make test`), from `ORDERFLOW_TEST_REGISTRY_URL`.
+pub fn registry_url() -> String {
+    match std::env::var("ORDERFLOW_TEST_REGISTRY_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "no schema registry for this test: run `make test` (it starts Apicurio Registry), or \
+             set ORDERFLOW_TEST_REGISTRY_URL to a Confluent-compatible API \
+             (e.g. http://127.0.0.1:8081/apis/ccompat/v7)"
+        ),
+    }
+}
+
+/// The Python interpreter with the interoperability packages (`make test` creates it).
+pub fn python() -> std::path::PathBuf {
+    std::env::var_os("ORDERFLOW_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cluster::repo_root().join(".cache/venv/bin/python"))
+}

@@ -16,13 +16,18 @@ pub const TRACEPARENT: &str = "traceparent";
 /// Installs the global log subscriber; `RUST_LOG` sets levels (default `info`).
 /// Safe to call more than once: later calls do nothing.
 pub fn init_logging(format: Option<LogFormat>) {
+    init_logging_at(format, "info,rdkafka=warn,librdkafka=warn");
+}
+
+/// [`init_logging`] with other default levels (`RUST_LOG` still wins).
+pub fn init_logging_at(format: Option<LogFormat>, default_directives: &str) {
     let format = format.unwrap_or(if std::io::stdout().is_terminal() {
         LogFormat::Pretty
     } else {
         LogFormat::Json
     });
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,librdkafka=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_directives));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

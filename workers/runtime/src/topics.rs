@@ -88,16 +88,15 @@ pub async fn prepare(
         .find(|(key, _)| key == "message.max.bytes")
         .and_then(|(_, value)| value.parse().ok())
         .unwrap_or(CLIENT_DEFAULT_MAX_MESSAGE_BYTES);
-    let mut by_topic = HashMap::new();
-    for topic in outputs {
-        let topic_limit = topic_max_message_bytes(&admin, topic)
-            .await
-            .unwrap_or(BROKER_DEFAULT_MAX_MESSAGE_BYTES);
-        by_topic.insert(
-            (*topic).to_owned(),
-            topic_limit.min(client_limit).saturating_sub(BATCH_OVERHEAD),
-        );
-    }
+    let topic_limits = topic_max_message_bytes(&admin, outputs).await;
+    let by_topic = outputs
+        .iter()
+        .map(|topic| {
+            let topic_limit =
+                topic_limits.get(*topic).copied().unwrap_or(BROKER_DEFAULT_MAX_MESSAGE_BYTES);
+            ((*topic).to_owned(), topic_limit.min(client_limit).saturating_sub(BATCH_OVERHEAD))
+        })
+        .collect();
     Ok(RecordLimits {
         default: client_limit.saturating_sub(BATCH_OVERHEAD),
         by_topic,
@@ -156,25 +155,29 @@ pub async fn create_topics(
     Ok(())
 }
 
+/// `max.message.bytes` of each topic, as far as the cluster tells. Best effort: without
+/// the permission (or on a cluster that does not answer) the broker default applies.
 async fn topic_max_message_bytes(
     admin: &AdminClient<DefaultClientContext>,
-    topic: &str,
-) -> Option<usize> {
-    // Best effort: without the permission (or on a cluster that does not answer), the
-    // broker default applies.
-    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(5)));
-    let results = tokio::time::timeout(
-        Duration::from_secs(10),
-        admin.describe_configs(&[ResourceSpecifier::Topic(topic)], &options),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let resource = results.into_iter().next()?.ok()?;
-    resource
-        .get("max.message.bytes")?
-        .value
-        .as_deref()?
-        .parse()
-        .ok()
+    topics: &[&str],
+) -> HashMap<String, usize> {
+    let resources: Vec<_> = topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(3)));
+    let Ok(Ok(results)) =
+        tokio::time::timeout(Duration::from_secs(5), admin.describe_configs(&resources, &options)).await
+    else {
+        return HashMap::new();
+    };
+    results
+        .into_iter()
+        .filter_map(|result| {
+            let resource = result.ok()?;
+            let topic = match &resource.specifier {
+                rdkafka::admin::OwnedResourceSpecifier::Topic(name) => name.clone(),
+                _ => return None,
+            };
+            let limit = resource.get("max.message.bytes")?.value.as_deref()?.parse().ok()?;
+            Some((topic, limit))
+        })
+        .collect()
 }

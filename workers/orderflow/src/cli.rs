@@ -1,0 +1,415 @@
+//! Command-line surface of the `orderflow` tool.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use orderflow_events::codec::CodecSettings;
+use orderflow_events::registry::RegistrySettings;
+use orderflow_events::{SubjectStrategy, WireFormat};
+use orderflow_runtime::WorkerArgs;
+use orderflow_runtime::kafka::{KafkaSettings, parse_property};
+
+/// orderflow: the operator's and developer's tool for the order pipeline.
+#[derive(Debug, Parser)]
+#[command(name = "orderflow", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole pipeline locally: an embedded Kafka-protocol broker, every worker,
+    /// generated traffic and a live view.
+    #[command(after_help = "Examples:\n  orderflow dev\n  orderflow dev --rate 500\n  orderflow dev --bootstrap-servers 127.0.0.1:9092")]
+    Dev(DevArgs),
+    /// Produce realistic order lifecycles.
+    #[command(after_help = "Examples:\n  orderflow loadgen --count 10000\n  orderflow loadgen --rate 2000 --duration 60s --invalid-share 0.1 --seed 7")]
+    Loadgen(LoadgenArgs),
+    /// Decode any orderflow topic to JSON lines (dead-letter topics included).
+    #[command(after_help = "Examples:\n  orderflow tail orders.validation --count 5\n  orderflow tail order-validator.dlq --follow")]
+    Tail(TailArgs),
+    /// Send events given as JSON (one per line) as Avro, validated against the schema.
+    #[command(after_help = "Examples:\n  orderflow produce orders.lifecycle --file order.json\n  cat events.jsonl | orderflow produce orders.lifecycle")]
+    Produce(ProduceArgs),
+    /// Create or describe the topics of the pipeline.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Inspect and replay dead letters.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Check that every schema in schemas/ is backward and forward compatible with its
+    /// earlier versions.
+    #[command(after_help = "Example:\n  orderflow schemas check --dir schemas")]
+    Schemas(SchemasArgs),
+    /// Compare an input topic with a worker's output and dead-letter topics: lost,
+    /// duplicated, out-of-order (JSON report).
+    #[command(after_help = "Example:\n  orderflow verify --worker order-status")]
+    Verify(crate::verify::VerifyArgs),
+    /// Copy messages unchanged with the worker runtime (the benchmark ceiling).
+    #[command(hide = true)]
+    Passthrough(Box<WorkerArgs>),
+}
+
+/// How to reach Kafka and the schema registry.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "ORDERFLOW_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    pub bootstrap_servers: String,
+    /// A librdkafka property as key=value (repeatable; the variable takes several
+    /// separated by ';').
+    #[arg(long = "kafka-config", env = "ORDERFLOW_KAFKA_CONFIG", value_delimiter = ';',
+          value_parser = parse_property, value_name = "KEY=VALUE")]
+    pub kafka_config: Vec<(String, String)>,
+    /// SASL user name.
+    #[arg(long, env = "ORDERFLOW_SASL_USERNAME")]
+    pub sasl_username: Option<String>,
+    /// SASL password.
+    #[arg(long, env = "ORDERFLOW_SASL_PASSWORD", hide_env_values = true)]
+    pub sasl_password: Option<String>,
+    /// Confluent-compatible schema registry URL (needed for Confluent-framed data).
+    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_URL")]
+    pub schema_registry_url: Option<String>,
+    /// Schema registry basic-auth user.
+    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_USERNAME")]
+    pub schema_registry_username: Option<String>,
+    /// Schema registry basic-auth password.
+    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub schema_registry_password: Option<String>,
+}
+
+impl ConnectionArgs {
+    /// Kafka client settings.
+    pub fn kafka(&self) -> anyhow::Result<KafkaSettings> {
+        let mut settings = KafkaSettings::new(self.bootstrap_servers.trim());
+        settings.sasl_username = self.sasl_username.clone();
+        settings.sasl_password = self.sasl_password.clone();
+        settings.passthrough = self.kafka_config.clone();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Codec settings writing `format` (single-object unless a registry is set and
+    /// `format` says otherwise).
+    pub fn codec(&self, format: Option<FormatArg>) -> anyhow::Result<CodecSettings> {
+        let registry = self.schema_registry_url.as_ref().filter(|u| !u.trim().is_empty()).map(|url| {
+            let mut settings = RegistrySettings::new(url.trim());
+            if let (Some(user), Some(password)) = (&self.schema_registry_username, &self.schema_registry_password) {
+                settings.credentials = Some((user.clone(), password.clone()));
+            }
+            settings
+        });
+        let output_format = match format {
+            Some(FormatArg::Confluent) => WireFormat::Confluent,
+            Some(FormatArg::SingleObject) => WireFormat::SingleObject,
+            None if registry.is_some() => WireFormat::Confluent,
+            None => WireFormat::SingleObject,
+        };
+        if output_format == WireFormat::Confluent && registry.is_none() {
+            anyhow::bail!("--format confluent needs --schema-registry-url");
+        }
+        Ok(CodecSettings {
+            output_format,
+            registry,
+            subject_strategy: SubjectStrategy::TopicName,
+            ..CodecSettings::default()
+        })
+    }
+}
+
+/// Wire format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Confluent framing (needs a registry).
+    Confluent,
+    /// Avro single-object encoding.
+    SingleObject,
+}
+
+/// `orderflow dev`.
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Run against this cluster instead of the embedded broker.
+    #[arg(long, env = "ORDERFLOW_BOOTSTRAP_SERVERS")]
+    pub bootstrap_servers: Option<String>,
+    /// Generated events per second.
+    #[arg(long, default_value_t = 200)]
+    pub rate: u64,
+    /// Partitions of each topic the dev stack creates.
+    #[arg(long, default_value_t = 6)]
+    pub partitions: i32,
+    /// Delivery guarantee of the workers.
+    #[arg(long, value_enum, default_value = "exactly-once")]
+    pub guarantee: orderflow_runtime::Guarantee,
+    /// Address of the combined /metrics, /healthz and /readyz endpoints.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub http_addr: std::net::SocketAddr,
+    /// Stop after this long (for example 30s); run until Ctrl-C when absent.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Share of generated orders that break a validation rule.
+    #[arg(long, default_value_t = 0.05)]
+    pub invalid_share: f64,
+    /// Share of generated orders that look risky.
+    #[arg(long, default_value_t = 0.1)]
+    pub risky_share: f64,
+    /// Share of generated events that are garbage (to show dead letters).
+    #[arg(long, default_value_t = 0.002)]
+    pub garbage_share: f64,
+}
+
+/// `orderflow loadgen`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadgenArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Topic to write.
+    #[arg(long, default_value = crate::topology::INPUT_TOPIC)]
+    pub topic: String,
+    /// Events per second (0: as fast as possible).
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    /// Stop after this many events.
+    #[arg(long, conflicts_with = "duration")]
+    pub count: Option<u64>,
+    /// Stop after this long (for example 60s, 5m).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Share of orders that break a validation rule.
+    #[arg(long, default_value_t = 0.05)]
+    pub invalid_share: f64,
+    /// Share of orders that look risky.
+    #[arg(long, default_value_t = 0.1)]
+    pub risky_share: f64,
+    /// Orders in flight at once: the number of distinct keys interleaved.
+    #[arg(long, default_value_t = 1000)]
+    pub concurrent_orders: usize,
+    /// Seed of the generator (same seed, same events).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Wire format [default: confluent with a registry, else single-object].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Add a producer timestamp header (epoch microseconds) for latency measurements.
+    #[arg(long)]
+    pub timestamp_header: bool,
+    /// No progress bar, only the final report.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `orderflow tail`.
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Topic to read.
+    pub topic: String,
+    /// Start from the end instead of the beginning.
+    #[arg(long)]
+    pub from_end: bool,
+    /// Keep reading new records.
+    #[arg(long)]
+    pub follow: bool,
+    /// Stop after this many records.
+    #[arg(long)]
+    pub count: Option<usize>,
+    /// Read only this partition.
+    #[arg(long)]
+    pub partition: Option<i32>,
+}
+
+/// `orderflow produce`.
+#[derive(Debug, Clone, Args)]
+pub struct ProduceArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Topic to write.
+    pub topic: String,
+    /// File of JSON events, one per line or one JSON document ('-' or absent: stdin).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Schema of the events [default: from the topic name].
+    #[arg(long)]
+    pub schema: Option<String>,
+    /// Wire format [default: confluent with a registry, else single-object].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Field of the event used as the record key.
+    #[arg(long, default_value = "order_id")]
+    pub key_field: String,
+}
+
+/// `orderflow topics`.
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Create every topic of the pipeline that is missing (running it twice changes
+    /// nothing).
+    #[command(after_help = "Example:\n  orderflow topics ensure --partitions 12 --replication-factor 3 --config min.insync.replicas=2")]
+    Ensure(EnsureArgs),
+    /// Show partitions, replicas and configs of the pipeline's topics.
+    #[command(after_help = "Example:\n  orderflow topics describe")]
+    Describe(DescribeArgs),
+}
+
+/// `orderflow topics ensure`.
+#[derive(Debug, Clone, Args)]
+pub struct EnsureArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Partitions of each topic (the input's decides the workers' parallelism).
+    #[arg(long, default_value_t = 12)]
+    pub partitions: i32,
+    /// Replication factor.
+    #[arg(long, default_value_t = 1)]
+    pub replication_factor: i32,
+    /// A topic config as key=value for every topic (repeatable).
+    #[arg(long = "config", value_parser = parse_property, value_name = "KEY=VALUE")]
+    pub configs: Vec<(String, String)>,
+}
+
+/// `orderflow topics describe`.
+#[derive(Debug, Clone, Args)]
+pub struct DescribeArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Topics to describe [default: the pipeline's].
+    pub topics: Vec<String>,
+}
+
+/// `orderflow dlq`.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Count dead letters by error class and kind, with samples.
+    #[command(after_help = "Example:\n  orderflow dlq inspect order-validator.dlq")]
+    Inspect(InspectArgs),
+    /// Send chosen dead letters back to their original topic.
+    #[command(after_help = "Examples:\n  orderflow dlq replay order-validator.dlq --class schema\n  orderflow dlq replay order-status.dlq --partition 0 --from-offset 10 --to-offset 20\n  orderflow dlq replay notifier.dlq --all --dry-run")]
+    Replay(ReplayArgs),
+}
+
+/// `orderflow dlq inspect`.
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Dead-letter topic.
+    pub topic: String,
+    /// Sample messages shown per group.
+    #[arg(long, default_value_t = 2)]
+    pub samples: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `orderflow dlq replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Dead-letter topic.
+    pub topic: String,
+    /// Replay every dead letter.
+    #[arg(long)]
+    pub all: bool,
+    /// Only dead letters of this error class (decode, schema, poison, transient).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Only this partition of the dead-letter topic.
+    #[arg(long)]
+    pub partition: Option<i32>,
+    /// First offset to replay (inclusive).
+    #[arg(long)]
+    pub from_offset: Option<i64>,
+    /// Last offset to replay (inclusive).
+    #[arg(long)]
+    pub to_offset: Option<i64>,
+    /// Write to this topic instead of each letter's original topic.
+    #[arg(long)]
+    pub to_topic: Option<String>,
+    /// Show what would be replayed, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `orderflow schemas`.
+#[derive(Debug, Clone, Args)]
+pub struct SchemasArgs {
+    /// What to do with the schemas.
+    #[command(subcommand)]
+    pub action: SchemasAction,
+}
+
+/// Actions on the schema folder.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SchemasAction {
+    /// Check compatibility and documentation of every schema version.
+    #[command(after_help = "Example:\n  orderflow schemas check --dir schemas")]
+    Check {
+        /// The schema folder.
+        #[arg(long, default_value = "schemas")]
+        dir: PathBuf,
+    },
+}
+
+/// Parses `500ms`, `30s`, `5m`, `2h` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((text, "s"), |at| (&text[..at], &text[at..]));
+    let value: f64 = number.parse().map_err(|_| format!("'{text}' is not a duration like 30s or 5m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown unit '{other}' in '{text}': use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("12").unwrap(), Duration::from_secs(12));
+        assert!(parse_duration("5 weeks").is_err());
+    }
+
+    #[test]
+    fn every_command_has_help_with_an_example() {
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        command.build();
+        for sub in command.get_subcommands() {
+            if sub.is_hide_set() || sub.get_name() == "help" {
+                continue;
+            }
+            let nested: Vec<_> = sub.get_subcommands().collect();
+            let leaves = if nested.is_empty() { vec![sub] } else { nested };
+            for leaf in leaves.into_iter().filter(|l| l.get_name() != "help") {
+                let help = leaf.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(help.contains("Example"), "{} has no example in --help", leaf.get_name());
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The `orderflow` command-line tool. Each command lives in its own module:
+//!
+//! - [`dev`] and [`view`]: the local dev stack and its live terminal view;
+//! - [`lifecycle`] and [`loadgen`]: realistic order lifecycles and the load generator;
+//! - [`tail`], [`produce`]: read any topic as JSON, write events from JSON;
+//! - [`topics`]: create and describe the pipeline's topics;
+//! - [`dlq`]: inspect and replay dead letters;
+//! - [`verify`]: compare a worker's outputs with its inputs;
+//! - [`schemas`]: the schema-evolution check.
+
+pub mod cli;
+pub mod dev;
+pub mod dlq;
+pub mod lifecycle;
+pub mod loadgen;
+pub mod produce;
+pub mod schemas;
+pub mod tail;
+pub mod topics;
+pub mod topology;
+pub mod verify;
+pub mod view;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use orderflow_runtime::config::LogFormat;
+use orderflow_runtime::telemetry::{init_logging, init_logging_at};
+
+use crate::cli::{Cli, Command};
+
+/// The whole `main` of the `orderflow` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("orderflow: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match cli.command {
+        Command::Passthrough(args) => {
+            init_logging(args.log_format);
+            let result = runtime.block_on(passthrough(*args));
+            orderflow_runtime::worker::exit_code("orderflow passthrough", &result)
+        }
+        command => {
+            if !matches!(command, Command::Dev(_)) {
+                // Commands print their results on stdout; only warnings are logged.
+                init_logging_at(Some(LogFormat::Pretty), "warn,librdkafka=error,rdkafka=error");
+            }
+            match runtime.block_on(run(command)) {
+                Ok(()) => 0,
+                Err(error) => {
+                    eprintln!("orderflow: {error:#}");
+                    1
+                }
+            }
+        }
+    };
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    std::process::exit(code)
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Dev(args) => dev::run(args).await,
+        Command::Loadgen(args) => loadgen::run(args).await.map(|_| ()),
+        Command::Tail(args) => tail::run(args).await,
+        Command::Produce(args) => produce::run(args).await,
+        Command::Topics(command) => topics::run(command).await,
+        Command::Dlq(command) => dlq::run(command).await,
+        Command::Schemas(args) => schemas::run(args),
+        Command::Verify(args) => verify::run(args).await,
+        Command::Passthrough(_) => unreachable!("handled in main"),
+    }
+}
+
+/// Runs the runtime with the passthrough handler: bytes in, the same bytes out.
+async fn passthrough(args: orderflow_runtime::WorkerArgs) -> Result<(), orderflow_runtime::RuntimeError> {
+    use orderflow_runtime::metrics::{WorkerStatus, prometheus};
+    use orderflow_runtime::{Passthrough, WorkerIdentity, engine, http, worker::shutdown_signal};
+    let identity = WorkerIdentity { name: "passthrough", version: env!("CARGO_PKG_VERSION"), output_topic: "orders.passthrough" };
+    let config = args.resolve(identity)?;
+    let status = Arc::new(WorkerStatus::new("passthrough"));
+    status.set_schemas_ready();
+    let router = http::router(prometheus(), vec![status.clone()]);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = http::serve(args.http_addr, router, async {
+        let _ = stopped.await;
+    })
+    .await?;
+    let handler = Arc::new(Passthrough::new(&config.output_topic));
+    let result = engine::run(config, handler, status, shutdown_signal()).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    result
+}

@@ -1,0 +1,55 @@
+//! The topics of an orderflow deployment: one input, and per worker an output and a
+//! dead-letter topic.
+
+use order_status::OrderStatusWorker;
+use order_validator::OrderValidator;
+use orderflow_runtime::Processor;
+
+/// The order-lifecycle topic every worker reads.
+pub const INPUT_TOPIC: &str = "orders.lifecycle";
+
+/// One worker's topics.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerTopics {
+    /// The worker's name.
+    pub worker: &'static str,
+    /// Its output topic.
+    pub output: &'static str,
+}
+
+impl WorkerTopics {
+    /// Its dead-letter topic.
+    pub fn dlq(&self) -> String {
+        format!("{}.dlq", self.worker)
+    }
+}
+
+/// Every worker, in pipeline order.
+pub const WORKERS: [WorkerTopics; 4] = [
+    WorkerTopics { worker: OrderValidator::NAME, output: OrderValidator::OUTPUT_TOPIC },
+    WorkerTopics { worker: OrderStatusWorker::NAME, output: OrderStatusWorker::OUTPUT_TOPIC },
+    WorkerTopics { worker: notifier::Notifier::NAME, output: notifier::Notifier::OUTPUT_TOPIC },
+    WorkerTopics { worker: risk_scorer::RiskScorer::NAME, output: risk_scorer::RiskScorer::OUTPUT_TOPIC },
+];
+
+/// Every topic: the input, then each worker's output and dead-letter topic.
+pub fn all_topics() -> Vec<String> {
+    let mut topics = vec![INPUT_TOPIC.to_owned()];
+    for worker in WORKERS {
+        topics.push(worker.output.to_owned());
+        topics.push(worker.dlq());
+    }
+    topics
+}
+
+/// The schema folder of the records on `topic`, for topics of the default topology.
+pub fn schema_of(topic: &str) -> Option<&'static str> {
+    match topic {
+        INPUT_TOPIC => Some("OrderEvent"),
+        "orders.validation" => Some("OrderValidation"),
+        "orders.status" => Some("OrderStatusChanged"),
+        "notifications.requested" => Some("NotificationRequested"),
+        "orders.risk" => Some("OrderRiskAssessed"),
+        _ => None,
+    }
+}
