@@ -2,14 +2,17 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
+FUZZ_SECONDS ?= 600
+E2E_ORDERS ?= 10000
 
-.PHONY: help run test lint fmt deps build kafka-up kafka-down kafka-cluster kafka-logs
+.PHONY: help run test lint fmt deps build schema-check helm-check fuzz e2e \
+	kafka-up kafka-down kafka-cluster kafka-logs registry-up registry-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-run: deps ## the dev stack: embedded broker, every worker, generated traffic
-	$(CARGO) run --release --locked -p orderflow -- dev
+run: deps ## the dev stack: embedded broker, every worker, generated traffic, live view
+	$(CARGO) run --locked -p orderflow -- dev
 
 test: ## every test suite against a real Apache Kafka (started if needed)
 	bash scripts/test.sh
@@ -27,6 +30,18 @@ deps: ## install missing system and Python packages
 build: deps ## build every binary (release)
 	$(CARGO) build --release --locked --bins
 
+schema-check: ## prove every schema backward- and forward-compatible with its earlier versions
+	$(CARGO) run --quiet --locked -p orderflow -- schemas check --dir schemas
+
+helm-check: deps ## helm lint --strict on every profile and the rendered-manifest tests
+	bash scripts/helm-check.sh
+
+fuzz: ## fuzz the decoder for FUZZ_SECONDS (default 600)
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+e2e: deps ## the end-to-end test with E2E_ORDERS orders (default 10000)
+	ORDERFLOW_E2E_ORDERS=$(E2E_ORDERS) TEST_FILTER=e2e:: bash scripts/test.sh
+
 kafka-up: ## start a local Apache Kafka broker on 127.0.0.1:9092
 	bash scripts/kafka.sh up
 
@@ -38,3 +53,9 @@ kafka-down: ## stop the local Apache Kafka broker(s)
 
 kafka-logs: ## print the local brokers' logs
 	bash scripts/kafka.sh logs
+
+registry-up: ## start Apicurio Registry (Confluent-compatible API) on 127.0.0.1:8081
+	bash scripts/registry.sh up
+
+registry-down: ## stop the local schema registry
+	bash scripts/registry.sh down
