@@ -1,16 +1,334 @@
-//! `orderflow verify`: compares an input topic with a worker's outputs.
+//! `orderflow verify`: reads a worker's input, output and dead-letter topics with its
+//! own assignment (never the worker's group), `read_committed`, and reports in JSON
+//! what a downstream reader sees: inputs whose outputs are lost, duplicated, or not yet
+//! seen; per-key order violations; outputs of no input; records of aborted
+//! transactions (visible only to `read_uncommitted` readers).
+//!
+//! Which inputs must produce an output depends on the worker: order-status answers
+//! every event, order-validator and risk-scorer every `OrderPlaced`, notifier every
+//! event but `PaymentAuthorized`. An input that does not decode must be in the
+//! dead-letter topic exactly once (matched by its provenance headers).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use orderflow_events::{Codec, OrderEvent, Payload};
+use orderflow_runtime::dead_letter::header;
+use orderflow_runtime::kafka::KafkaSettings;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::Serialize;
+
+use crate::cli::ConnectionArgs;
 
 /// `orderflow verify`.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
     /// Connection.
     #[command(flatten)]
-    pub connection: crate::cli::ConnectionArgs,
+    pub connection: ConnectionArgs,
+    /// The worker whose outputs to check (decides which inputs expect an output).
+    #[arg(long)]
+    pub worker: String,
+    /// Input topic.
+    #[arg(long, default_value = crate::topology::INPUT_TOPIC)]
+    pub input_topic: String,
+    /// Output topic [default: the worker's].
+    #[arg(long)]
+    pub output_topic: Option<String>,
+    /// Dead-letter topic [default: <worker>.dlq].
+    #[arg(long)]
+    pub dlq_topic: Option<String>,
+    /// Wait this long for outputs still missing before reporting them.
+    #[arg(long, default_value = "60s", value_parser = crate::cli::parse_duration)]
+    pub timeout: Duration,
+    /// Exit non-zero when anything is lost, duplicated or out of order.
+    #[arg(long)]
+    pub strict: bool,
 }
 
-/// Runs `orderflow verify`.
-pub async fn run(_args: VerifyArgs) -> anyhow::Result<()> {
-    anyhow::bail!("verify is not available in this build")
+/// What the topics show. `lost` means missing after `timeout`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Report {
+    /// Input records read.
+    pub inputs: u64,
+    /// Inputs that must have an output.
+    pub expected_outputs: u64,
+    /// Output records read (read_committed).
+    pub outputs: u64,
+    /// Inputs whose output never appeared.
+    pub lost: u64,
+    /// Extra copies of outputs.
+    pub duplicated: u64,
+    /// Outputs naming no input.
+    pub unexpected: u64,
+    /// Keys whose outputs are not in input order.
+    pub order_violations: u64,
+    /// Records of aborted transactions in the output and dead-letter topics.
+    pub aborted_reads: u64,
+    /// Inputs that must be dead-lettered (they do not decode).
+    pub expected_dead_letters: u64,
+    /// Dead letters read.
+    pub dead_letters: u64,
+    /// Undecodable inputs without a dead letter.
+    pub dead_letters_missing: u64,
+    /// Extra copies of dead letters.
+    pub dead_letters_duplicated: u64,
+    /// Up to ten examples of each problem.
+    pub examples: BTreeMap<String, Vec<String>>,
+}
+
+impl Report {
+    /// Whether nothing is lost, duplicated, unexpected or out of order.
+    pub fn is_clean(&self) -> bool {
+        self.lost == 0
+            && self.duplicated == 0
+            && self.unexpected == 0
+            && self.order_violations == 0
+            && self.dead_letters_missing == 0
+            && self.dead_letters_duplicated == 0
+    }
+
+    fn example(&mut self, kind: &str, text: String) {
+        let list = self.examples.entry(kind.to_owned()).or_default();
+        if list.len() < 10 {
+            list.push(text);
+        }
+    }
+}
+
+/// Runs `orderflow verify`, printing the report as JSON.
+pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    let settings = args.connection.kafka()?;
+    let codec = Codec::new(args.connection.codec(None)?).map_err(anyhow::Error::msg)?;
+    let output = args.output_topic.clone().unwrap_or_else(|| default_output(&args.worker));
+    let dlq = args.dlq_topic.clone().unwrap_or_else(|| format!("{}.dlq", args.worker));
+    let report = verify(&settings, &codec, &args.worker, &args.input_topic, &output, &dlq, args.timeout).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if args.strict && !report.is_clean() {
+        anyhow::bail!("the outputs do not match the inputs");
+    }
+    Ok(())
+}
+
+fn default_output(worker: &str) -> String {
+    crate::topology::WORKERS
+        .iter()
+        .find(|w| w.worker == worker)
+        .map_or_else(|| format!("{worker}.out"), |w| w.output.to_owned())
+}
+
+/// Whether `worker` answers an event with this payload.
+pub fn expects_output(worker: &str, payload: &Payload) -> bool {
+    match worker {
+        "order-validator" | "risk-scorer" => matches!(payload, Payload::OrderPlaced(_)),
+        "notifier" => !matches!(payload, Payload::PaymentAuthorized(_)),
+        _ => true,
+    }
+}
+
+struct Input {
+    partition: i32,
+    offset: i64,
+    key: Vec<u8>,
+}
+
+/// Compares the topics, waiting up to `timeout` for missing outputs.
+pub async fn verify(
+    settings: &KafkaSettings,
+    codec: &Codec,
+    worker: &str,
+    input_topic: &str,
+    output_topic: &str,
+    dlq_topic: &str,
+    timeout: Duration,
+) -> anyhow::Result<Report> {
+    let inputs = read_all(settings, input_topic, true).await?;
+    let mut expected: HashMap<String, Input> = HashMap::new();
+    let mut undecodable: HashMap<(i32, i64), ()> = HashMap::new();
+    let mut report = Report { inputs: inputs.len() as u64, ..Report::default() };
+    for message in &inputs {
+        match codec.decode::<OrderEvent>(message.payload().unwrap_or_default()).await {
+            Ok(decoded) if expects_output(worker, &decoded.value.payload) => {
+                expected.insert(
+                    decoded.value.event_id,
+                    Input { partition: message.partition(), offset: message.offset(), key: message.key().unwrap_or_default().to_vec() },
+                );
+            }
+            Ok(_) => {}
+            Err(_) => {
+                undecodable.insert((message.partition(), message.offset()), ());
+            }
+        }
+    }
+    report.expected_outputs = expected.len() as u64;
+    report.expected_dead_letters = undecodable.len() as u64;
+
+    let deadline = Instant::now() + timeout;
+    let (outputs, letters) = loop {
+        let outputs = read_all(settings, output_topic, true).await?;
+        let letters = read_all(settings, dlq_topic, true).await?;
+        let causes = causation_ids(codec, &outputs).await;
+        let complete = expected.keys().all(|id| causes.contains_key(id));
+        if complete || Instant::now() >= deadline {
+            break (outputs, letters);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    report.outputs = outputs.len() as u64;
+    report.dead_letters = letters.len() as u64;
+    report.aborted_reads = (read_all(settings, output_topic, false).await?.len() as u64)
+        .saturating_sub(report.outputs)
+        + (read_all(settings, dlq_topic, false).await?.len() as u64).saturating_sub(report.dead_letters);
+
+    // Outputs: count per input, order per key in each output partition.
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut last_offset: HashMap<(i32, Vec<u8>), (i32, i64)> = HashMap::new();
+    let mut violated = std::collections::HashSet::new();
+    let mut ordered: Vec<&OwnedMessage> = outputs.iter().collect();
+    ordered.sort_by_key(|m| (m.partition(), m.offset()));
+    for message in ordered {
+        let Some(cause) = causation_id(codec, message).await else {
+            report.unexpected += 1;
+            report.example("unexpected", format!("{}@{} does not decode", message.partition(), message.offset()));
+            continue;
+        };
+        let Some(input) = expected.get(&cause) else {
+            report.unexpected += 1;
+            report.example("unexpected", format!("{}@{} names {cause}", message.partition(), message.offset()));
+            continue;
+        };
+        let count = counts.entry(cause.clone()).or_default();
+        *count += 1;
+        if *count > 1 {
+            report.duplicated += 1;
+            report.example("duplicated", cause);
+            continue;
+        }
+        let slot = (message.partition(), input.key.clone());
+        if let Some(&(partition, offset)) = last_offset.get(&slot)
+            && partition == input.partition
+            && offset > input.offset
+            && violated.insert(slot.clone())
+        {
+            report.order_violations += 1;
+            report.example("order_violations", String::from_utf8_lossy(&input.key).into_owned());
+        }
+        last_offset.insert(slot, (input.partition, input.offset));
+    }
+    for (id, input) in &expected {
+        if !counts.contains_key(id) {
+            report.lost += 1;
+            report.example("lost", format!("{id} (input {}@{})", input.partition, input.offset));
+        }
+    }
+
+    // Dead letters of undecodable inputs, by provenance.
+    let mut letter_counts: HashMap<(i32, i64), u64> = HashMap::new();
+    for letter in &letters {
+        let from = |name: &str| header_value(letter, name);
+        if from(header::TOPIC).as_deref() != Some(input_topic) {
+            continue;
+        }
+        let (Some(partition), Some(offset)) = (
+            from(header::PARTITION).and_then(|p| p.parse().ok()),
+            from(header::OFFSET).and_then(|o| o.parse().ok()),
+        ) else {
+            continue;
+        };
+        *letter_counts.entry((partition, offset)).or_default() += 1;
+    }
+    for at in undecodable.keys() {
+        match letter_counts.get(at).copied().unwrap_or(0) {
+            0 => {
+                report.dead_letters_missing += 1;
+                report.example("dead_letters_missing", format!("{}@{}", at.0, at.1));
+            }
+            1 => {}
+            n => {
+                report.dead_letters_duplicated += n - 1;
+                report.example("dead_letters_duplicated", format!("{}@{}", at.0, at.1));
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn causation_ids(codec: &Codec, outputs: &[OwnedMessage]) -> HashMap<String, u64> {
+    let mut ids = HashMap::new();
+    for message in outputs {
+        if let Some(id) = causation_id(codec, message).await {
+            *ids.entry(id).or_default() += 1;
+        }
+    }
+    ids
+}
+
+async fn causation_id(codec: &Codec, message: &OwnedMessage) -> Option<String> {
+    let (json, _) = codec.decode_json(message.payload()?).await.ok()?;
+    json.get("causation_id")?.as_str().map(str::to_owned)
+}
+
+fn header_value(message: &OwnedMessage, name: &str) -> Option<String> {
+    message.headers()?.iter().find(|h| h.key == name)?.value.map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Every record of `topic` up to its current end, with an own assignment.
+pub async fn read_all(settings: &KafkaSettings, topic: &str, committed_only: bool) -> anyhow::Result<Vec<OwnedMessage>> {
+    let isolation = if committed_only { "read_committed" } else { "read_uncommitted" };
+    let consumer: BaseConsumer = settings.create(&[
+        ("group.id", "orderflow-verify"),
+        ("enable.auto.commit", "false"),
+        ("isolation.level", isolation),
+        ("enable.partition.eof", "false"),
+    ])?;
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<OwnedMessage>> {
+        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+        let partitions: Vec<i32> =
+            metadata.topics().first().map(|t| t.partitions().iter().map(|p| p.id()).collect()).unwrap_or_default();
+        let mut ends = HashMap::new();
+        let mut assignment = TopicPartitionList::new();
+        for partition in partitions {
+            let (low, high) = consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
+            if high > low {
+                ends.insert(partition, high);
+                assignment.add_partition_offset(&topic, partition, Offset::Beginning)?;
+            }
+        }
+        let mut out = Vec::new();
+        if ends.is_empty() {
+            return Ok(out);
+        }
+        consumer.assign(&assignment)?;
+        let mut quiet = Instant::now();
+        let mut positions: HashMap<i32, i64> = HashMap::new();
+        // Stop when every partition reached its end offset (transaction markers take
+        // offsets too, so "reached" means the next offset to read), or after 5 s
+        // without records.
+        while quiet.elapsed() < Duration::from_secs(5) {
+            if let Ok(position) = consumer.position() {
+                for element in position.elements() {
+                    if let Offset::Offset(next) = element.offset() {
+                        positions.insert(element.partition(), next);
+                    }
+                }
+            }
+            if ends.iter().all(|(p, end)| positions.get(p).is_some_and(|next| next >= end)) {
+                break;
+            }
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    out.push(message.detach());
+                    quiet = Instant::now();
+                }
+                Some(Err(error)) => return Err(error.into()),
+                None => {}
+            }
+        }
+        Ok(out)
+    })
+    .await?
 }

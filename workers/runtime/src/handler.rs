@@ -2,7 +2,7 @@
 //!
 //! [`Handler`] is the byte-level step the engine drives. [`AvroHandler`] wraps a
 //! [`Processor`]: decode with the codec, call the pure function, encode the outputs,
-//! carry the W3C trace context. [`Passthrough`] copies messages unchanged; it is the
+//! carry the input headers and the W3C trace context. [`Passthrough`] copies messages unchanged; it is the
 //! ceiling the benchmarks compare the workers against.
 
 use std::future::Future;
@@ -182,7 +182,15 @@ impl<P: Processor> Handler for AvroHandler<P> {
             .header_for::<P::Output>(&self.output_topic)
             .await
             .map_err(|error| Failure::from_codec(error, &[]))?;
-        let trace = child_traceparent(message.header(TRACEPARENT));
+        // Input headers travel on (as in Kafka Streams), except the dead-letter and replay
+        // provenance of the input itself; the trace context continues with a new span.
+        let mut headers: Vec<(String, Vec<u8>)> = message
+            .headers
+            .iter()
+            .filter(|(key, _)| key != TRACEPARENT && !key.starts_with("orderflow.dlq.") && !key.starts_with("orderflow.replay."))
+            .cloned()
+            .collect();
+        headers.push((TRACEPARENT.to_owned(), child_traceparent(message.header(TRACEPARENT)).into_bytes()));
         let mut records = Vec::with_capacity(outputs.len());
         for output in outputs {
             let payload = self
@@ -199,7 +207,7 @@ impl<P: Processor> Handler for AvroHandler<P> {
                 topic: self.output_topic.clone(),
                 key: Some(output.key.into_bytes()),
                 payload,
-                headers: vec![(TRACEPARENT.to_owned(), trace.clone().into_bytes())],
+                headers: headers.clone(),
             });
         }
         Ok(Handled {
