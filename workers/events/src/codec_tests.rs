@@ -506,3 +506,37 @@ async fn equal_notifications_encode_to_identical_bytes() {
     let b = codec.encode("t", &make(&backward)).await.unwrap();
     assert_eq!(a, b);
 }
+
+/// A regression test: apache-avro's resolver would read this as `OrderDelivered`
+/// (the first branch the record fits), not `OrderCancelled`.
+#[tokio::test]
+async fn a_v1_cancellation_stays_a_cancellation() {
+    let v1 = CATALOGUE
+        .iter()
+        .find(|e| e.name == "OrderEvent" && e.version == 1)
+        .unwrap();
+    let mut w = corpus::AvroBytes::default();
+    w.string("e-1")
+        .string("o-1")
+        .string("c-1")
+        .long(1_000)
+        .string("shop");
+    w.long(5).string("customer_request").long(12_144);
+    let mut message = Vec::new();
+    wire::write_header(
+        SchemaRef::Fingerprint(crate::fingerprint::fingerprint(v1.text).unwrap()),
+        &mut message,
+    );
+    message.extend_from_slice(&w.0);
+    let decoded = single_object()
+        .decode::<OrderEvent>(&message)
+        .await
+        .unwrap();
+    assert_eq!(
+        decoded.value.payload,
+        Payload::OrderCancelled(OrderCancelled {
+            reason: "customer_request".into(),
+            refund_amount: 12_144
+        })
+    );
+}

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::CodecError;
 use crate::fingerprint;
+use crate::resolve::Resolver;
 
 /// One schema file: `schemas/<name>/v<version>.avsc`.
 #[derive(Debug)]
@@ -120,8 +121,9 @@ pub struct Contract {
     direct_reader: GenericDatumReader<'static>,
     /// Encodes the Rust type straight to Avro binary.
     writer: GenericDatumWriter<'static>,
-    /// Resolving readers by writer fingerprint, or why that writer is unreadable.
-    resolvers: RwLock<HashMap<u64, Result<Arc<GenericDatumReader<'static>>, CodecError>>>,
+    /// Per writer fingerprint: a reader of the writer's own schema and a resolver into
+    /// ours, or why that writer is unreadable.
+    resolvers: RwLock<HashMap<u64, Result<Arc<Resolution>, CodecError>>>,
 }
 
 impl std::fmt::Debug for Contract {
@@ -207,10 +209,17 @@ impl Contract {
         if writer.fingerprint == self.fingerprint {
             return self.decode_own(datum);
         }
-        let resolver = self.resolver(writer)?;
+        let resolution = self.resolution(writer)?;
         let mut cursor = datum;
-        let value = resolver.read_value(&mut cursor).map_err(malformed)?;
+        let written = resolution
+            .reader
+            .read_value(&mut cursor)
+            .map_err(malformed)?;
         self.no_trailing_bytes(cursor)?;
+        let value = resolution
+            .resolver
+            .resolve(written)
+            .map_err(|reason| CodecError::Malformed(bounded(reason)))?;
         apache_avro::from_value::<T>(&value).map_err(malformed)
     }
 
@@ -245,10 +254,7 @@ impl Contract {
             .map_err(|e| CodecError::Encode(bounded(e.to_string())))
     }
 
-    fn resolver(
-        &self,
-        writer: &WriterSchema,
-    ) -> Result<Arc<GenericDatumReader<'static>>, CodecError> {
+    fn resolution(&self, writer: &WriterSchema) -> Result<Arc<Resolution>, CodecError> {
         if let Some(known) = self
             .resolvers
             .read()
@@ -257,23 +263,21 @@ impl Contract {
         {
             return known.clone();
         }
+        let incompatible = |reason: String| CodecError::IncompatibleSchema {
+            writer: format!("{} ({:#018x})", writer.full_name, writer.fingerprint),
+            reader: format!("{} v{}", self.full_name, self.version),
+            reason,
+        };
         let built = readable_as(writer.schema, self.reader_schema)
-            .map_err(|reason| CodecError::IncompatibleSchema {
-                writer: format!("{} ({:#018x})", writer.full_name, writer.fingerprint),
-                reader: format!("{} v{}", self.full_name, self.version),
-                reason,
-            })
+            .map_err(incompatible)
             .and_then(|()| {
-                GenericDatumReader::builder(writer.schema)
-                    .reader_schema(self.reader_schema)
+                let reader = GenericDatumReader::builder(writer.schema)
                     .human_readable(false)
                     .build()
-                    .map(Arc::new)
-                    .map_err(|e| CodecError::IncompatibleSchema {
-                        writer: writer.full_name.clone(),
-                        reader: self.full_name.clone(),
-                        reason: e.to_string(),
-                    })
+                    .map_err(|e| incompatible(e.to_string()))?;
+                let resolver =
+                    Resolver::new(writer.schema, self.reader_schema).map_err(incompatible)?;
+                Ok(Arc::new(Resolution { reader, resolver }))
             });
         self.resolvers
             .write()
@@ -281,6 +285,13 @@ impl Contract {
             .insert(writer.fingerprint, built.clone());
         built
     }
+}
+
+/// How to read data of one foreign writer schema: decode with the writer's schema,
+/// then resolve into ours (union branches by name, see [`crate::resolve`]).
+struct Resolution {
+    reader: GenericDatumReader<'static>,
+    resolver: Resolver,
 }
 
 /// Whether data written with `writer` can be read with `reader` under Avro's

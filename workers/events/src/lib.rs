@@ -15,6 +15,7 @@ pub mod evolution;
 pub mod fingerprint;
 pub mod model;
 pub mod registry;
+pub mod resolve;
 pub mod sample;
 pub mod store;
 pub mod wire;
