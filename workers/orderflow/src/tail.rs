@@ -1,8 +1,463 @@
-//! `orderflow tail`: decode any topic to JSON lines.
+//! `orderflow tail`: decode any topic to JSON lines, dead-letter topics included.
+//!
+//! [`TopicReader`] reads one topic with its own assignment of partitions: it joins no
+//! consumer group and commits nothing, so tailing never disturbs a worker's group, and
+//! it reads `read_committed`, so it shows what downstream consumers see. `orderflow
+//! dlq` reads dead-letter topics with it too.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use orderflow_events::{Codec, wire};
+use orderflow_runtime::kafka::{KafkaSettings, Role};
+use rdkafka::ClientContext;
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
 use crate::cli::TailArgs;
 
+/// How long a reader that does not follow waits for any progress (a record or the end
+/// of a partition) before it gives up: a partition without a leader never ends.
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeout of the metadata request that lists the topic's partitions.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a [`TopicReader`] starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The oldest record of each partition.
+    Beginning,
+    /// After the newest record of each partition.
+    End,
+}
+
+/// The reader's client context: reaching the end of a partition is how the reader
+/// knows it caught up, not an error worth a log line.
+struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end_of_partition = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end_of_partition {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
+/// Reads one topic from an own assignment of its partitions.
+pub struct TopicReader {
+    consumer: StreamConsumer<ReaderContext>,
+    topic: String,
+    partitions: Vec<i32>,
+    /// Partitions whose end the reader reached, with nothing read from them since.
+    at_end: HashSet<i32>,
+}
+
+impl std::fmt::Debug for TopicReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicReader")
+            .field("topic", &self.topic)
+            .field("partitions", &self.partitions)
+            .finish()
+    }
+}
+
+impl TopicReader {
+    /// Assigns every partition of `topic` (or only `partition`) from `start`. Fails when
+    /// the topic or the partition does not exist.
+    pub async fn open(
+        settings: &KafkaSettings,
+        topic: &str,
+        partition: Option<i32>,
+        start: Start,
+    ) -> anyhow::Result<TopicReader> {
+        let config = settings.config_for(
+            Role::Consumer,
+            &[
+                // librdkafka's assign() needs a group id, but an assignment never joins
+                // the group, and with auto-commit off nothing is ever committed to it.
+                ("group.id", "orderflow-cli-reader"),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("isolation.level", "read_committed"),
+                // End of partition is how "caught up" is detected: with read_committed it
+                // is reported at the last stable offset, past transaction markers.
+                ("enable.partition.eof", "true"),
+            ],
+        );
+        let consumer: StreamConsumer<ReaderContext> = config
+            .create_with_context(ReaderContext)
+            .context("creating the consumer")?;
+        let available = partitions_of(&consumer, topic)?;
+        let partitions = match partition {
+            Some(p) if available.contains(&p) => vec![p],
+            Some(p) => anyhow::bail!(
+                "topic {topic} has no partition {p} (it has {} partitions)",
+                available.len()
+            ),
+            None => available,
+        };
+        let offset = match start {
+            Start::Beginning => Offset::Beginning,
+            Start::End => Offset::End,
+        };
+        let mut assignment = TopicPartitionList::new();
+        for p in &partitions {
+            assignment.add_partition_offset(topic, *p, offset)?;
+        }
+        consumer
+            .assign(&assignment)
+            .with_context(|| format!("assigning the partitions of {topic}"))?;
+        Ok(TopicReader {
+            consumer,
+            topic: topic.to_owned(),
+            partitions,
+            at_end: HashSet::new(),
+        })
+    }
+
+    /// The assigned partitions.
+    pub fn partitions(&self) -> &[i32] {
+        &self.partitions
+    }
+
+    /// The next record; `None` once every partition is caught up, unless `follow`, in
+    /// which case it waits for new records forever.
+    pub async fn next(&mut self, follow: bool) -> anyhow::Result<Option<OwnedMessage>> {
+        loop {
+            if !follow && self.at_end.len() == self.partitions.len() {
+                return Ok(None);
+            }
+            let received = if follow {
+                self.consumer.recv().await
+            } else {
+                tokio::time::timeout(STALL_TIMEOUT, self.consumer.recv())
+                    .await
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "no record and no end of partition from {} within {} s: are its \
+                         partition leaders available?",
+                            self.topic,
+                            STALL_TIMEOUT.as_secs()
+                        )
+                    })?
+            };
+            match received {
+                Ok(message) => {
+                    self.at_end.remove(&message.partition());
+                    return Ok(Some(message.detach()));
+                }
+                Err(KafkaError::PartitionEOF(partition)) => {
+                    self.at_end.insert(partition);
+                }
+                Err(error) if is_permanent(&error) => {
+                    return Err(error).with_context(|| format!("reading {}", self.topic));
+                }
+                Err(error) => {
+                    // Connection trouble: librdkafka reconnects by itself.
+                    tracing::warn!(topic = %self.topic, %error, "reading goes on after an error");
+                }
+            }
+        }
+    }
+}
+
+/// Errors that waiting cannot cure.
+fn is_permanent(error: &KafkaError) -> bool {
+    match error {
+        KafkaError::MessageConsumptionFatal(_) => true,
+        KafkaError::MessageConsumption(code) => matches!(
+            code,
+            RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::GroupAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+                | RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::UnknownPartition
+        ),
+        _ => false,
+    }
+}
+
+/// The partition ids of `topic`, sorted; an error naming the topic when it is missing.
+fn partitions_of(
+    consumer: &StreamConsumer<ReaderContext>,
+    topic: &str,
+) -> anyhow::Result<Vec<i32>> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+        .with_context(|| format!("reading the metadata of {topic}"))?;
+    let found = metadata.topics().iter().find(|t| t.name() == topic);
+    match found {
+        Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+            let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            ids.sort_unstable();
+            Ok(ids)
+        }
+        Some(t) if t.error().is_some() => {
+            let code = RDKafkaErrorCode::from(t.error().expect("checked"));
+            if code == RDKafkaErrorCode::UnknownTopicOrPartition {
+                anyhow::bail!("topic {topic} does not exist")
+            }
+            anyhow::bail!("topic {topic} cannot be read: {code}")
+        }
+        _ => anyhow::bail!("topic {topic} does not exist"),
+    }
+}
+
+/// One record as `orderflow tail` prints it: one JSON object per line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TailLine {
+    /// Topic of the record.
+    pub topic: String,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its Kafka timestamp, epoch milliseconds.
+    pub timestamp: Option<i64>,
+    /// The key as UTF-8 (invalid sequences replaced), `null` without a key.
+    pub key: Option<String>,
+    /// Header values as UTF-8 (invalid sequences replaced); a repeated name shows its
+    /// last value.
+    pub headers: BTreeMap<String, Option<String>>,
+    /// The writer schema the value names (`id:N` or `fingerprint:0x...`), when its
+    /// framing is readable.
+    pub schema: Option<String>,
+    /// The decoded value (Avro's JSON mapping of the writer schema); `null` for a
+    /// tombstone. Absent when the value could not be decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Json>,
+    /// Why the value could not be decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The undecodable value, base64 (standard alphabet, padded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+}
+
+impl TailLine {
+    /// Describes `message`, decoding its value with `codec`.
+    pub async fn of(codec: &Codec, message: &OwnedMessage) -> TailLine {
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            h.value.map(|v| String::from_utf8_lossy(v).into_owned()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let payload = message.payload();
+        let mut line = TailLine {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp: message.timestamp().to_millis(),
+            key: message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned()),
+            headers,
+            schema: payload.and_then(wire::peek).map(|s| s.to_string()),
+            value: None,
+            error: None,
+            value_base64: None,
+        };
+        match payload {
+            None => line.value = Some(Json::Null),
+            Some(bytes) => match codec.decode_json(bytes).await {
+                Ok((value, _)) => line.value = Some(value),
+                Err(error) => {
+                    line.error = Some(error.to_string());
+                    line.value_base64 =
+                        Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+                }
+            },
+        }
+        line
+    }
+}
+
+impl std::str::FromStr for TailLine {
+    type Err = String;
+
+    /// Parses one line of `orderflow tail` output.
+    fn from_str(line: &str) -> Result<Self, Self::Err> {
+        serde_json::from_str(line).map_err(|e| format!("not a tail line: {e}"))
+    }
+}
+
 /// Runs `orderflow tail`.
-pub async fn run(_args: TailArgs) -> anyhow::Result<()> {
-    anyhow::bail!("tail is not available in this build")
+pub async fn run(args: TailArgs) -> anyhow::Result<()> {
+    let settings = args.connection.kafka()?;
+    let codec = Codec::new(args.connection.codec(None)?).map_err(anyhow::Error::msg)?;
+    let start = if args.from_end {
+        Start::End
+    } else {
+        Start::Beginning
+    };
+    let mut reader = TopicReader::open(&settings, &args.topic, args.partition, start).await?;
+    let limit = args.count.unwrap_or(usize::MAX);
+    let mut printed = 0usize;
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    let stdout = std::io::stdout();
+    while printed < limit {
+        let message = tokio::select! {
+            next = reader.next(args.follow) => next?,
+            _ = &mut interrupted => break,
+        };
+        let Some(message) = message else { break };
+        let line = serde_json::to_string(&TailLine::of(&codec, &message).await)?;
+        let mut out = stdout.lock();
+        match writeln!(out, "{line}").and_then(|()| out.flush()) {
+            Ok(()) => printed += 1,
+            // The reader of the output went away (`orderflow tail ... | head`).
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(error) => return Err(error).context("writing to stdout"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orderflow_events::{CodecSettings, OrderEvent, sample};
+    use rdkafka::Timestamp;
+    use rdkafka::message::{Header, OwnedHeaders};
+
+    fn message(
+        key: Option<&[u8]>,
+        payload: Option<Vec<u8>>,
+        headers: OwnedHeaders,
+    ) -> OwnedMessage {
+        OwnedMessage::new(
+            payload,
+            key.map(<[u8]>::to_vec),
+            "order-status.dlq".into(),
+            Timestamp::CreateTime(1_700_000_000_000),
+            2,
+            41,
+            Some(headers),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_decodable_value_is_printed_as_json_with_its_headers_and_schema() {
+        let codec = Codec::new(CodecSettings::default()).unwrap();
+        let event = sample::order_placed(2);
+        let bytes = codec.encode("orders.lifecycle", &event).await.unwrap();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "orderflow.dlq.error-class",
+                value: Some("transient"),
+            })
+            .insert(Header {
+                key: "nothing",
+                value: None::<&[u8]>,
+            });
+        let line = TailLine::of(&codec, &message(Some(b"ord-000123"), Some(bytes), headers)).await;
+        assert_eq!(line.topic, "order-status.dlq");
+        assert_eq!(
+            (line.partition, line.offset, line.timestamp),
+            (2, 41, Some(1_700_000_000_000))
+        );
+        assert_eq!(line.key.as_deref(), Some("ord-000123"));
+        assert_eq!(
+            line.headers["orderflow.dlq.error-class"].as_deref(),
+            Some("transient")
+        );
+        assert_eq!(line.headers["nothing"], None);
+        assert_eq!(
+            line.schema,
+            Some(format!(
+                "fingerprint:{:#018x}",
+                <OrderEvent as orderflow_events::Record>::contract().fingerprint
+            ))
+        );
+        let value = line.value.as_ref().expect("decoded");
+        assert_eq!(value["order_id"], "ord-000123");
+        assert_eq!(value["payload"]["line_items"][1]["quantity"], 2);
+        assert!(line.error.is_none() && line.value_base64.is_none());
+        let text = serde_json::to_string(&line).unwrap();
+        assert!(
+            text.starts_with(r#"{"topic":"order-status.dlq","partition":2,"offset":41,"#),
+            "{text}"
+        );
+        assert!(!text.contains("value_base64"), "{text}");
+        assert_eq!(serde_json::from_str::<TailLine>(&text).unwrap(), line);
+    }
+
+    #[tokio::test]
+    async fn garbage_is_printed_as_base64_with_the_codec_error() {
+        let codec = Codec::new(CodecSettings::default()).unwrap();
+        let line = TailLine::of(
+            &codec,
+            &message(
+                Some(&[0xff, b'k']),
+                Some(b"not avro".to_vec()),
+                OwnedHeaders::new(),
+            ),
+        )
+        .await;
+        assert_eq!(line.key.as_deref(), Some("\u{fffd}k"));
+        assert_eq!(line.value, None);
+        assert_eq!(line.schema, None);
+        assert!(
+            line.error
+                .as_deref()
+                .unwrap()
+                .contains("unknown wire format"),
+            "{line:?}"
+        );
+        assert_eq!(line.value_base64.as_deref(), Some("bm90IGF2cm8="));
+        let text = serde_json::to_string(&line).unwrap();
+        assert!(!text.contains(r#""value":"#), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_tombstone_has_a_null_value_and_no_error() {
+        let codec = Codec::new(CodecSettings::default()).unwrap();
+        let line = TailLine::of(&codec, &message(None, None, OwnedHeaders::new())).await;
+        assert_eq!(line.key, None);
+        assert_eq!(line.value, Some(Json::Null));
+        let text = serde_json::to_string(&line).unwrap();
+        assert!(
+            text.contains(r#""key":null"#) && text.contains(r#""value":null"#),
+            "{text}"
+        );
+        assert!(!text.contains("error"), "{text}");
+    }
+
+    #[test]
+    fn only_errors_that_waiting_cannot_cure_stop_the_reader() {
+        assert!(is_permanent(&KafkaError::MessageConsumption(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+        )));
+        assert!(!is_permanent(&KafkaError::MessageConsumption(
+            RDKafkaErrorCode::BrokerTransportFailure
+        )));
+        assert!(!is_permanent(&KafkaError::MessageConsumption(
+            RDKafkaErrorCode::AllBrokersDown
+        )));
+    }
 }

@@ -1,0 +1,649 @@
+//! The `orderflow` command-line tool against a real broker: tail, produce, topics
+//! ensure and describe, dead-letter inspection and replay.
+
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use orderflow::dlq::{
+    InspectReport, REPLAY_AT, REPLAY_DLQ_OFFSET, REPLAY_DLQ_PARTITION, REPLAY_DLQ_TOPIC,
+};
+use orderflow::tail::TailLine;
+use orderflow_events::registry_double::RegistryDouble;
+use orderflow_events::{Codec, CodecSettings, OrderEvent, OrderStatusChanged, Record, sample};
+use orderflow_tests::process::{Process, binary};
+use orderflow_tests::{Kafka, kafka, payload, unique};
+use rdkafka::Message;
+use rdkafka::admin::{AdminOptions, ResourceSpecifier};
+use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
+use tokio::io::AsyncWriteExt;
+
+use crate::runtime::{topics, worker_args};
+
+/// What one run of the `orderflow` binary did.
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+}
+
+/// Runs `orderflow args...` to completion (60 s at most), feeding `stdin` when given.
+async fn orderflow(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = tokio::process::Command::new(binary("orderflow"))
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting orderflow");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).await.expect("stdin");
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("orderflow {args:?} did not finish within 60 s"))
+        .expect("orderflow ran");
+    let run = Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    println!(
+        "$ orderflow {}\n{}{}(exit {})",
+        args.join(" "),
+        run.stdout,
+        run.stderr,
+        run.status
+    );
+    run
+}
+
+/// An `OrderEvent` as a user writes it for `orderflow produce` (serde's JSON form).
+fn order_json(order_id: &str, event_id: &str, quantity: &str) -> String {
+    format!(
+        r#"{{"event_id":"{event_id}","order_id":"{order_id}","customer_id":"cus-1","occurred_at":1795436220317,"source":"cli-test","payload":{{"OrderPlaced":{{"line_items":[{{"sku":"SKU-1","quantity":{quantity},"unit_price":1999}}],"currency":"EUR","shipping":499,"tax":700,"discount":0,"total":5197,"shipping_address":{{"recipient":"Ada Lovelace","line1":"1 Main St","line2":null,"city":"Berlin","postal_code":"10115","region":null,"country":"DE"}},"billing_country":"DE","customer_email":"ada@example.com","new_customer":true,"sales_channel":"WEB"}}}}}}"#
+    )
+}
+
+fn header_of(message: &OwnedMessage, name: &str) -> Option<String> {
+    message.headers().and_then(|h| {
+        h.iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned()))
+    })
+}
+
+fn event(order_id: &str, event_id: &str) -> OrderEvent {
+    let mut event = sample::order_placed(2);
+    event.order_id = order_id.to_owned();
+    event.event_id = event_id.to_owned();
+    event
+}
+
+#[tokio::test]
+async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
+    let kafka = kafka().await;
+    let topic = unique("tail");
+    kafka.create_topic(&topic, 1, 1).await;
+    let codec = Codec::new(CodecSettings::default()).unwrap();
+    let mut records = Vec::new();
+    for i in 0..3 {
+        let bytes = codec
+            .encode(
+                "orders.lifecycle",
+                &event(&format!("ord-{i}"), &format!("evt-{i}")),
+            )
+            .await
+            .unwrap();
+        records.push((format!("ord-{i}"), bytes, None));
+    }
+    let headers = OwnedHeaders::new().insert(Header {
+        key: "orderflow.dlq.error-class",
+        value: Some("decode"),
+    });
+    records.push((
+        "garbage".to_owned(),
+        b"definitely not avro".to_vec(),
+        Some(headers),
+    ));
+    kafka.produce_with_headers(&topic, records).await;
+
+    let servers = kafka.bootstrap_servers();
+    let run = orderflow(
+        &[
+            "tail",
+            &topic,
+            "--count",
+            "4",
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(
+        run.stderr, "",
+        "reaching the end of a partition is no error"
+    );
+    let lines: Vec<TailLine> = run.lines().iter().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    for (i, line) in lines[..3].iter().enumerate() {
+        assert_eq!((line.topic.as_str(), line.partition), (topic.as_str(), 0));
+        assert_eq!(line.offset, i as i64);
+        assert_eq!(line.key.as_deref(), Some(format!("ord-{i}").as_str()));
+        assert!(line.timestamp.is_some());
+        let value = line.value.as_ref().expect("decoded value");
+        assert_eq!(value["order_id"], format!("ord-{i}").as_str());
+        assert_eq!(value["event_id"], format!("evt-{i}").as_str());
+        assert_eq!(value["payload"]["line_items"][1]["quantity"], 2);
+        assert_eq!(
+            line.schema,
+            Some(format!(
+                "fingerprint:{:#018x}",
+                OrderEvent::contract().fingerprint
+            ))
+        );
+        assert!(line.error.is_none());
+    }
+    let garbage = &lines[3];
+    assert_eq!(garbage.value, None);
+    assert!(
+        garbage
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("unknown wire format")),
+        "{garbage:?}"
+    );
+    assert_eq!(
+        garbage.value_base64.as_deref(),
+        Some("ZGVmaW5pdGVseSBub3QgYXZybw==")
+    );
+    assert_eq!(
+        garbage.headers["orderflow.dlq.error-class"].as_deref(),
+        Some("decode")
+    );
+
+    // Without --count it stops when caught up; from the end there is nothing to show.
+    let all = orderflow(&["tail", &topic, "--bootstrap-servers", servers], None).await;
+    assert!(all.status.success(), "{}", all.stderr);
+    assert_eq!(all.lines().len(), 4);
+    let end = orderflow(
+        &["tail", &topic, "--from-end", "--bootstrap-servers", servers],
+        None,
+    )
+    .await;
+    assert!(end.status.success(), "{}", end.stderr);
+    assert_eq!(end.stdout, "");
+    let missing = orderflow(
+        &["tail", &unique("nope"), "--bootstrap-servers", servers],
+        None,
+    )
+    .await;
+    assert!(!missing.status.success());
+    assert!(
+        missing.stderr.contains("does not exist"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[tokio::test]
+async fn produce_writes_valid_events_and_refuses_a_file_with_a_bad_field_entirely() {
+    let kafka = kafka().await;
+    let servers = kafka.bootstrap_servers();
+    let topic = unique("produce");
+    kafka.create_topic(&topic, 1, 1).await;
+    let dir = std::env::temp_dir().join(unique("orderflow-produce"));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let good = dir.join("good.jsonl");
+    let text: String = (0..3)
+        .map(|i| order_json(&format!("ord-{i}"), &format!("evt-{i}"), "2") + "\n")
+        .collect();
+    std::fs::write(&good, text).unwrap();
+    let run = orderflow(
+        &[
+            "produce",
+            &topic,
+            "--schema",
+            "OrderEvent",
+            "--file",
+            good.to_str().unwrap(),
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), format!("produced 3 events to {topic}"));
+    let codec = Codec::new(CodecSettings::default()).unwrap();
+    let written = kafka.consume(&topic, 3, Duration::from_secs(30)).await;
+    assert_eq!(written.len(), 3);
+    for (i, message) in written.iter().enumerate() {
+        let decoded = codec.decode::<OrderEvent>(payload(message)).await.unwrap();
+        let mut expected = event(&format!("ord-{i}"), &format!("evt-{i}"));
+        expected.customer_id = "cus-1".into();
+        expected.source = "cli-test".into();
+        assert_eq!(decoded.value.event_id, expected.event_id);
+        assert_eq!(decoded.value.order_id, expected.order_id);
+        assert_eq!(message.key(), Some(format!("ord-{i}").as_bytes()));
+        let orderflow_events::Payload::OrderPlaced(placed) = &decoded.value.payload else {
+            panic!("not an OrderPlaced: {:?}", decoded.value.payload);
+        };
+        assert_eq!(placed.line_items[0].quantity, 2);
+        assert_eq!(placed.total, 5197);
+    }
+
+    // One document on stdin: an array of events.
+    let other = unique("produce-stdin");
+    kafka.create_topic(&other, 1, 1).await;
+    let array = format!("[{}]", order_json("ord-9", "evt-9", "1"));
+    let run = orderflow(
+        &[
+            "produce",
+            &other,
+            "--schema",
+            "OrderEvent",
+            "--bootstrap-servers",
+            servers,
+        ],
+        Some(&array),
+    )
+    .await;
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), format!("produced 1 events to {other}"));
+
+    // A bad field in the second of three events: nothing at all is produced.
+    let empty = unique("produce-bad");
+    kafka.create_topic(&empty, 1, 1).await;
+    let bad = dir.join("bad.jsonl");
+    let text = [
+        order_json("ord-a", "evt-a", "2"),
+        order_json("ord-b", "evt-b", r#""two""#),
+        order_json("ord-c", "evt-c", "2"),
+    ]
+    .join("\n");
+    std::fs::write(&bad, text).unwrap();
+    let run = orderflow(
+        &[
+            "produce",
+            &empty,
+            "--schema",
+            "OrderEvent",
+            "--file",
+            bad.to_str().unwrap(),
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.contains(
+            r#"event 2: payload.OrderPlaced.line_items[0].quantity: invalid type: string "two", expected i32"#
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("nothing was produced"),
+        "{}",
+        run.stderr
+    );
+    let written = kafka.consume_all(&empty, Duration::from_secs(3)).await;
+    assert!(written.is_empty(), "{} records written", written.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn partitions_of(kafka: &Kafka, topic: &str) -> usize {
+    let metadata = kafka
+        .admin()
+        .inner()
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    metadata.topics()[0].partitions().len()
+}
+
+#[tokio::test]
+async fn topics_ensure_creates_the_pipeline_topics_once_with_their_configs() {
+    // The topic names are fixed: a private broker keeps them away from parallel tests.
+    let cluster = orderflow_tests::cluster::LocalCluster::start(1).await;
+    let kafka = Kafka::at(cluster.bootstrap_servers());
+    let servers = cluster.bootstrap_servers();
+    let ensure = |partitions: &'static str| {
+        let servers = servers.to_owned();
+        async move {
+            orderflow(
+                &[
+                    "topics",
+                    "ensure",
+                    "--partitions",
+                    partitions,
+                    "--replication-factor",
+                    "1",
+                    "--config",
+                    "retention.ms=3600000",
+                    "--bootstrap-servers",
+                    &servers,
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    let topics = orderflow::topology::all_topics();
+
+    let first = ensure("3").await;
+    assert!(first.status.success(), "{}", first.stderr);
+    let expected: Vec<String> = topics
+        .iter()
+        .map(|t| format!("created {t} (3 partitions, replication 1)"))
+        .collect();
+    assert_eq!(first.lines(), expected);
+
+    let second = ensure("3").await;
+    assert!(second.status.success(), "{}", second.stderr);
+    let expected: Vec<String> = topics
+        .iter()
+        .map(|t| format!("exists {t} (3 partitions, replication 1)"))
+        .collect();
+    assert_eq!(second.lines(), expected);
+
+    // Asking for more partitions never changes an existing topic.
+    let more = ensure("6").await;
+    assert!(more.status.success(), "{}", more.stderr);
+    assert!(
+        more.lines().iter().all(|l| l.starts_with("exists ")
+            && l.ends_with(": fewer than the 6 partitions asked, left unchanged")),
+        "{}",
+        more.stdout
+    );
+    for topic in &topics {
+        assert_eq!(partitions_of(&kafka, topic).await, 3, "{topic}");
+    }
+
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let answer = kafka
+        .admin()
+        .describe_configs(&[ResourceSpecifier::Topic("orders.lifecycle")], &options)
+        .await
+        .expect("describe configs");
+    let resource = answer.into_iter().next().unwrap().expect("topic configs");
+    let retention = resource.get("retention.ms").and_then(|e| e.value.clone());
+    assert_eq!(retention.as_deref(), Some("3600000"));
+
+    let described = orderflow(
+        &["topics", "describe", "--bootstrap-servers", servers],
+        None,
+    )
+    .await;
+    assert!(described.status.success(), "{}", described.stderr);
+    for topic in &topics {
+        assert!(
+            described
+                .stdout
+                .contains(&format!("{topic}: 3 partitions, replication 1\n")),
+            "{}",
+            described.stdout
+        );
+    }
+    let retention_lines = described
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.split_whitespace().collect::<Vec<_>>() == ["retention.ms", "=", "3600000", "(topic)"]
+        })
+        .count();
+    assert_eq!(retention_lines, topics.len(), "{}", described.stdout);
+    let missing = orderflow(
+        &[
+            "topics",
+            "describe",
+            "orders.lifecycle",
+            "no.such.topic",
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(!missing.status.success());
+    assert!(missing.stdout.contains("no.such.topic: missing"));
+    assert!(
+        missing
+            .stderr
+            .contains("1 of 2 topics missing: no.such.topic")
+    );
+}
+
+#[tokio::test]
+async fn a_poison_event_fixed_and_replayed_is_processed_exactly_once() {
+    let kafka = kafka().await;
+    let servers = kafka.bootstrap_servers();
+    let topics = topics(kafka, 1).await;
+    let double = RegistryDouble::start().await;
+    let id = double.register(OrderEvent::contract().avsc);
+    let codec = Codec::new(CodecSettings::default()).unwrap();
+    let run_id = unique("replay");
+    let source = event(&format!("{run_id}-order"), &format!("{run_id}-event"));
+    let single_object = codec.encode("orders.lifecycle", &source).await.unwrap();
+    let framed = [&[0u8][..], &id.to_be_bytes(), &single_object[10..]].concat();
+    let traceparent = OwnedHeaders::new().insert(Header {
+        key: "traceparent",
+        value: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    });
+    kafka
+        .produce_with_headers(
+            &topics.input,
+            [(source.order_id.clone(), framed.clone(), Some(traceparent))],
+        )
+        .await;
+
+    let worker_flags = |registry: &str| {
+        let extra = [
+            "--schema-registry-url",
+            registry,
+            "--output-format",
+            "single-object",
+            "--retry-max-attempts",
+            "2",
+            "--retry-initial-ms",
+            "50",
+            "--on-retries-exhausted",
+            "dead-letter",
+        ];
+        worker_args(kafka, &topics, "exactly-once", &extra)
+    };
+    // The registry is unreachable: the event is retried, then dead-lettered.
+    let unreachable = format!("http://127.0.0.1:{}", orderflow_tests::free_port());
+    let mut worker = Process::start("order-status", &worker_flags(&unreachable), &[]);
+    let letters = kafka.consume(&topics.dlq, 1, Duration::from_secs(45)).await;
+    assert_eq!(letters.len(), 1, "the event was dead-lettered");
+    worker.terminate();
+    assert!(worker.wait(Duration::from_secs(25)).await.is_some());
+
+    // The fix: the registry is reachable now.
+    let mut worker = Process::start("order-status", &worker_flags(&double.url), &[]);
+
+    let inspected = orderflow(
+        &[
+            "dlq",
+            "inspect",
+            &topics.dlq,
+            "--json",
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(inspected.status.success(), "{}", inspected.stderr);
+    let report: InspectReport = inspected.stdout.parse().unwrap();
+    assert_eq!(report.total, 1);
+    assert_eq!(report.groups.len(), 1);
+    let group = &report.groups[0];
+    assert_eq!((group.class.as_str(), group.count), ("transient", 1));
+    let first = group.first.as_ref().expect("original position");
+    assert_eq!(
+        (first.topic.as_str(), first.partition, first.offset),
+        (topics.input.as_str(), 0, 0)
+    );
+    assert_eq!(group.samples.len(), 1);
+    let text = orderflow(
+        &[
+            "dlq",
+            "inspect",
+            &topics.dlq,
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        text.stdout
+            .contains(&format!("transient / {}: 1\n", group.kind)),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.ends_with("total: 1 dead letters\n"));
+
+    // tail shows the provenance and, with the registry, the original event.
+    let tailed = orderflow(
+        &[
+            "tail",
+            &topics.dlq,
+            "--schema-registry-url",
+            &double.url,
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    let line: TailLine = tailed.stdout.trim().parse().unwrap();
+    assert_eq!(
+        line.headers["orderflow.dlq.error-class"].as_deref(),
+        Some("transient")
+    );
+    assert_eq!(line.schema.as_deref(), Some(format!("id:{id}").as_str()));
+    assert_eq!(
+        line.value.as_ref().unwrap()["event_id"],
+        source.event_id.as_str()
+    );
+
+    let refused = orderflow(
+        &["dlq", "replay", &topics.dlq, "--bootstrap-servers", servers],
+        None,
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("--all"), "{}", refused.stderr);
+
+    let replayed = orderflow(
+        &[
+            "dlq",
+            "replay",
+            &topics.dlq,
+            "--class",
+            "transient",
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(replayed.status.success(), "{}", replayed.stderr);
+    assert_eq!(replayed.stdout.trim(), "replayed 1 dead letters");
+
+    let outputs = kafka
+        .consume(&topics.output, 1, Duration::from_secs(45))
+        .await;
+    assert_eq!(outputs.len(), 1, "the replayed event was processed");
+    let outputs = kafka
+        .consume_all(&topics.output, Duration::from_secs(3))
+        .await;
+    assert_eq!(outputs.len(), 1, "exactly once");
+    let status = codec
+        .decode::<OrderStatusChanged>(payload(&outputs[0]))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(status.causation_id, source.event_id);
+
+    let inputs = kafka
+        .consume_all(&topics.input, Duration::from_secs(2))
+        .await;
+    assert_eq!(inputs.len(), 2, "the original and its replay");
+    let replay = &inputs[1];
+    assert_eq!(replay.key(), Some(source.order_id.as_bytes()));
+    assert_eq!(payload(replay), framed.as_slice());
+    assert_eq!(
+        header_of(replay, REPLAY_DLQ_TOPIC).as_deref(),
+        Some(topics.dlq.as_str())
+    );
+    assert_eq!(
+        header_of(replay, REPLAY_DLQ_PARTITION).as_deref(),
+        Some("0")
+    );
+    assert_eq!(header_of(replay, REPLAY_DLQ_OFFSET).as_deref(), Some("0"));
+    assert!(header_of(replay, REPLAY_AT).is_some_and(|at| at.parse::<i64>().is_ok()));
+    assert!(header_of(replay, "traceparent").is_some());
+    let provenance: Vec<String> = replay
+        .headers()
+        .map(|h| {
+            h.iter()
+                .filter(|h| h.key.starts_with("orderflow.dlq."))
+                .map(|h| h.key.to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(provenance.is_empty(), "provenance kept: {provenance:?}");
+
+    let dry = orderflow(
+        &[
+            "dlq",
+            "replay",
+            &topics.dlq,
+            "--class",
+            "transient",
+            "--dry-run",
+            "--bootstrap-servers",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(dry.status.success(), "{}", dry.stderr);
+    let listed: Vec<&str> = dry
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("would replay {}/", topics.dlq)))
+        .collect();
+    assert_eq!(listed.len(), 1, "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains("would replay 1 dead letters (dry run: nothing written)")
+    );
+    let inputs = kafka
+        .consume_all(&topics.input, Duration::from_secs(2))
+        .await;
+    assert_eq!(inputs.len(), 2, "the dry run wrote nothing");
+
+    worker.terminate();
+    let status = worker.wait(Duration::from_secs(25)).await;
+    assert!(status.is_some_and(|s| s.success()), "exit {status:?}");
+}
