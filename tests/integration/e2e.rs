@@ -1,0 +1,258 @@
+//! The acceptance test of the four workers, judged from outside Rust.
+//!
+//! `tests/python/e2e.py` writes realistic order lifecycles to the input topic the way a
+//! Python service would (confluent-kafka and fastavro, OrderEvent v2 and some v1), and
+//! computes from the workers' documented rules every derived event they must write.
+//! The four worker binaries then run as separate processes with exactly-once, and the
+//! same script reads their output topics read_committed and compares: every expected
+//! event exactly once, with the expected fields, and nothing else.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use orderflow_tests::cluster::repo_root;
+use orderflow_tests::process::Process;
+use orderflow_tests::{Kafka, free_port, http_get, kafka, python, registry_url, unique};
+
+/// Orders of the registry-less run unless `ORDERFLOW_E2E_ORDERS` says otherwise.
+const DEFAULT_ORDERS: usize = 1_500;
+/// Orders of the run through the schema registry.
+const REGISTRY_ORDERS: usize = 300;
+/// Partitions of the input topic.
+const INPUT_PARTITIONS: i32 = 6;
+
+/// Each worker and the name `e2e.py verify --topics` knows its output by.
+const WORKERS: [(&str, &str); 4] = [
+    ("order-validator", "validation"),
+    ("order-status", "status"),
+    ("notifier", "notifier"),
+    ("risk-scorer", "risk"),
+];
+
+/// One worker of the run: its topics, group and metrics address.
+struct Stage {
+    worker: &'static str,
+    role: &'static str,
+    output: String,
+    dlq: String,
+    group: String,
+    http: String,
+}
+
+/// What to run: how many orders, and through a registry (Confluent framing) or not.
+struct Run {
+    orders: usize,
+    seed: u64,
+    registry: Option<String>,
+}
+
+#[tokio::test]
+async fn four_workers_turn_python_written_lifecycles_into_the_expected_derived_events() {
+    let orders = std::env::var("ORDERFLOW_E2E_ORDERS")
+        .ok()
+        .map(|n| n.parse().expect("ORDERFLOW_E2E_ORDERS is a number"))
+        .unwrap_or(DEFAULT_ORDERS);
+    run(Run {
+        orders,
+        seed: 20_251,
+        registry: None,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn four_workers_read_and_write_confluent_framing_through_the_schema_registry() {
+    run(Run {
+        orders: REGISTRY_ORDERS,
+        seed: 4_242,
+        registry: Some(registry_url()),
+    })
+    .await;
+}
+
+async fn run(run: Run) {
+    let kafka = kafka().await;
+    let input = unique("e2e-lifecycle");
+    kafka.create_topic(&input, INPUT_PARTITIONS, 1).await;
+    let mut stages = Vec::new();
+    for (worker, role) in WORKERS {
+        let stage = Stage {
+            worker,
+            role,
+            output: unique(&format!("e2e-{role}")),
+            dlq: unique(&format!("e2e-{role}-dlq")),
+            group: unique(&format!("e2e-{worker}")),
+            http: format!("127.0.0.1:{}", free_port()),
+        };
+        kafka.create_topic(&stage.output, 3, 1).await;
+        kafka.create_topic(&stage.dlq, 1, 1).await;
+        stages.push(stage);
+    }
+    let expected = std::env::temp_dir().join(format!("{}.json", unique("e2e-expected")));
+    let started = Instant::now();
+
+    let mut produce = vec![
+        "produce".to_owned(),
+        "--bootstrap".into(),
+        kafka.bootstrap_servers().into(),
+        "--topic".into(),
+        input.clone(),
+        "--orders".into(),
+        run.orders.to_string(),
+        "--seed".into(),
+        run.seed.to_string(),
+        "--expected".into(),
+        expected.display().to_string(),
+    ];
+    if let Some(registry) = &run.registry {
+        produce.extend(["--format".into(), "confluent".into()]);
+        produce.extend(["--registry".into(), registry.clone()]);
+    }
+    let produced = e2e_py(&produce).await;
+    report("e2e.py produce", &produced);
+    assert!(produced.status.success(), "e2e.py produce failed");
+    let produce_time = started.elapsed();
+
+    let mut workers: Vec<Process> = stages
+        .iter()
+        .map(|stage| Process::start(stage.worker, &worker_args(kafka, &input, stage, &run), &[]))
+        .collect();
+
+    // Room for slow machines: 10,000 orders take well under a minute on a laptop.
+    let timeout = 120 + run.orders as u64 / 25;
+    let topics = stages
+        .iter()
+        .map(|s| format!("{}={}", s.role, s.output))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut verify = vec![
+        "verify".to_owned(),
+        "--bootstrap".into(),
+        kafka.bootstrap_servers().into(),
+        "--expected".into(),
+        expected.display().to_string(),
+        "--topics".into(),
+        topics,
+        "--timeout".into(),
+        timeout.to_string(),
+    ];
+    if let Some(registry) = &run.registry {
+        verify.extend(["--registry".into(), registry.clone()]);
+    }
+    let verified = e2e_py(&verify).await;
+    let total_time = started.elapsed();
+    report("e2e.py verify", &verified);
+
+    for (stage, worker) in stages.iter().zip(&workers) {
+        let metrics = worker_counters(&stage.http).await;
+        println!("{:>16}: {metrics}", worker.name());
+    }
+    let mut dead_letters = Vec::new();
+    for stage in &stages {
+        let records = kafka.consume_all(&stage.dlq, Duration::from_secs(2)).await;
+        dead_letters.push((stage.worker, records.len()));
+    }
+    println!("dead letters per worker: {dead_letters:?}");
+    println!(
+        "{} orders: produced in {produce_time:.1?}, all four workers verified after \
+         {total_time:.1?}",
+        run.orders
+    );
+
+    for worker in &workers {
+        worker.terminate();
+    }
+    let mut exits = Vec::new();
+    for worker in &mut workers {
+        let status = worker.wait(Duration::from_secs(30)).await;
+        exits.push((worker.name().to_owned(), status));
+    }
+    let _ = std::fs::remove_file(&expected);
+
+    assert!(
+        verified.status.success(),
+        "the derived events differ from what the documented rules predict (summary above)"
+    );
+    for (worker, count) in &dead_letters {
+        assert_eq!(
+            *count, 0,
+            "{worker} dead-lettered {count} valid Avro records"
+        );
+    }
+    for (worker, status) in exits {
+        let status = status.unwrap_or_else(|| panic!("{worker} did not exit after SIGTERM"));
+        assert!(
+            status.success(),
+            "{worker} exit status after SIGTERM: {status}"
+        );
+    }
+}
+
+fn worker_args(kafka: &Kafka, input: &str, stage: &Stage, run: &Run) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--bootstrap-servers",
+        kafka.bootstrap_servers(),
+        "--group-id",
+        &stage.group,
+        "--input-topic",
+        input,
+        "--output-topic",
+        &stage.output,
+        "--dlq-topic",
+        &stage.dlq,
+        "--guarantee",
+        "exactly-once",
+        "--http-addr",
+        &stage.http,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(registry) = &run.registry {
+        args.extend(["--schema-registry-url".to_owned(), registry.clone()]);
+    }
+    args
+}
+
+/// Runs `tests/python/e2e.py` with `args` and waits for it.
+async fn e2e_py(args: &[String]) -> Output {
+    let script: PathBuf = repo_root().join("tests").join("python").join("e2e.py");
+    tokio::process::Command::new(python())
+        .arg(script)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running {} e2e.py: {e}", python().display()))
+}
+
+fn report(what: &str, output: &Output) {
+    println!("==== {what} ({})", output.status);
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !stderr.trim().is_empty() {
+        println!("---- stderr:\n{stderr}");
+    }
+}
+
+/// The worker's own counts from `/metrics`: consumed, produced, skipped, dead-lettered.
+async fn worker_counters(http: &str) -> String {
+    let Some((_, metrics)) = http_get(&format!("http://{http}/metrics")).await else {
+        return "no /metrics answer".into();
+    };
+    let total = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|line| line.starts_with(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|value| value as u64)
+            .sum()
+    };
+    format!(
+        "consumed {}, produced {}, skipped {}, dead-lettered {}",
+        total("orderflow_messages_consumed_total"),
+        total("orderflow_records_produced_total"),
+        total("orderflow_messages_skipped_total"),
+        total("orderflow_dead_letters_total"),
+    )
+}
