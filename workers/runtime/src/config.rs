@@ -166,7 +166,7 @@ pub struct WorkerArgs {
     #[arg(
         long,
         env = "ORDERFLOW_TRANSACTION_TIMEOUT_MS",
-        default_value_t = 10_000
+        default_value_t = 30_000
     )]
     pub transaction_timeout_ms: u64,
 

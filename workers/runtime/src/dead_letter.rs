@@ -99,7 +99,7 @@ impl DeadLetters {
         OutputRecord {
             topic: self.topic.clone(),
             key: message.key.clone(),
-            payload: message.payload.clone().unwrap_or_default(),
+            payload: message.payload.clone(),
             headers,
         }
     }

@@ -313,9 +313,16 @@ async fn connect(
     loop {
         let probe = consumer.clone();
         let result = tokio::task::spawn_blocking(move || {
-            probe
+            let result = probe
                 .fetch_metadata(None, Duration::from_secs(5))
-                .map(|_| ())
+                .map(|_| ());
+            // Serves the client's queued events, log lines first, to the callbacks: its
+            // error events (authentication, TLS) become this worker's stop reason. One
+            // event per poll call.
+            for _ in 0..256 {
+                let _ = probe.poll(Duration::ZERO);
+            }
+            result
         })
         .await
         .map_err(|e| RuntimeError::Fatal(e.to_string()))?;

@@ -187,10 +187,17 @@ impl<P: Processor> Handler for AvroHandler<P> {
         let mut headers: Vec<(String, Vec<u8>)> = message
             .headers
             .iter()
-            .filter(|(key, _)| key != TRACEPARENT && !key.starts_with("orderflow.dlq.") && !key.starts_with("orderflow.replay."))
+            .filter(|(key, _)| {
+                key != TRACEPARENT
+                    && !key.starts_with("orderflow.dlq.")
+                    && !key.starts_with("orderflow.replay.")
+            })
             .cloned()
             .collect();
-        headers.push((TRACEPARENT.to_owned(), child_traceparent(message.header(TRACEPARENT)).into_bytes()));
+        headers.push((
+            TRACEPARENT.to_owned(),
+            child_traceparent(message.header(TRACEPARENT)).into_bytes(),
+        ));
         let mut records = Vec::with_capacity(outputs.len());
         for output in outputs {
             let payload = self
@@ -206,7 +213,7 @@ impl<P: Processor> Handler for AvroHandler<P> {
             records.push(OutputRecord {
                 topic: self.output_topic.clone(),
                 key: Some(output.key.into_bytes()),
-                payload,
+                payload: Some(payload),
                 headers: headers.clone(),
             });
         }
@@ -245,7 +252,7 @@ impl Handler for Passthrough {
             records: vec![OutputRecord {
                 topic: self.output_topic.clone(),
                 key: message.key.clone(),
-                payload: message.payload.clone().unwrap_or_default(),
+                payload: message.payload.clone(),
                 headers: message.headers.clone(),
             }],
             skipped: None,

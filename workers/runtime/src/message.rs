@@ -77,8 +77,8 @@ pub struct OutputRecord {
     pub topic: Arc<str>,
     /// Key.
     pub key: Option<Vec<u8>>,
-    /// Value.
-    pub payload: Vec<u8>,
+    /// Value; `None` for a tombstone.
+    pub payload: Option<Vec<u8>>,
     /// Headers.
     pub headers: Vec<(String, Vec<u8>)>,
 }
@@ -99,7 +99,7 @@ impl OutputRecord {
     /// Bytes the broker counts against `max.message.bytes`, roughly: key, value, headers.
     pub fn size(&self) -> usize {
         self.key.as_ref().map_or(0, Vec::len)
-            + self.payload.len()
+            + self.payload.as_ref().map_or(0, Vec::len)
             + self
                 .headers
                 .iter()

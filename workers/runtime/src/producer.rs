@@ -185,7 +185,7 @@ impl ProducerContext for ProducerCallbacks {
                         record: OutputRecord {
                             topic: message.topic().into(),
                             key: message.key().map(<[u8]>::to_vec),
-                            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                            payload: message.payload().map(<[u8]>::to_vec),
                             headers: message
                                 .headers()
                                 .map(|h| {
@@ -249,9 +249,10 @@ pub(crate) async fn send(
 ) -> Result<(), (KafkaError, Box<Tag>)> {
     let headers = record.kafka_headers();
     loop {
-        let mut base = BaseRecord::with_opaque_to(&record.topic, tag)
-            .payload(&record.payload)
-            .headers(headers.clone());
+        let mut base = BaseRecord::with_opaque_to(&record.topic, tag).headers(headers.clone());
+        if let Some(payload) = &record.payload {
+            base = base.payload(payload);
+        }
         if let Some(key) = &record.key {
             base = base.key(key);
         }

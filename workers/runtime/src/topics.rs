@@ -49,8 +49,11 @@ impl RecordLimits {
         let size = record.size();
         if size > limit {
             let excess = size - limit + 64;
-            let original = record.payload.len();
-            record.payload.truncate(original.saturating_sub(excess));
+            let Some(payload) = record.payload.as_mut() else {
+                return;
+            };
+            let original = payload.len();
+            payload.truncate(original.saturating_sub(excess));
             record.headers.push((
                 "orderflow.dlq.truncated-from".into(),
                 original.to_string().into_bytes(),
@@ -92,9 +95,14 @@ pub async fn prepare(
     let by_topic = outputs
         .iter()
         .map(|topic| {
-            let topic_limit =
-                topic_limits.get(*topic).copied().unwrap_or(BROKER_DEFAULT_MAX_MESSAGE_BYTES);
-            ((*topic).to_owned(), topic_limit.min(client_limit).saturating_sub(BATCH_OVERHEAD))
+            let topic_limit = topic_limits
+                .get(*topic)
+                .copied()
+                .unwrap_or(BROKER_DEFAULT_MAX_MESSAGE_BYTES);
+            (
+                (*topic).to_owned(),
+                topic_limit.min(client_limit).saturating_sub(BATCH_OVERHEAD),
+            )
         })
         .collect();
     Ok(RecordLimits {
@@ -163,8 +171,11 @@ async fn topic_max_message_bytes(
 ) -> HashMap<String, usize> {
     let resources: Vec<_> = topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
     let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(3)));
-    let Ok(Ok(results)) =
-        tokio::time::timeout(Duration::from_secs(5), admin.describe_configs(&resources, &options)).await
+    let Ok(Ok(results)) = tokio::time::timeout(
+        Duration::from_secs(5),
+        admin.describe_configs(&resources, &options),
+    )
+    .await
     else {
         return HashMap::new();
     };
@@ -176,7 +187,12 @@ async fn topic_max_message_bytes(
                 rdkafka::admin::OwnedResourceSpecifier::Topic(name) => name.clone(),
                 _ => return None,
             };
-            let limit = resource.get("max.message.bytes")?.value.as_deref()?.parse().ok()?;
+            let limit = resource
+                .get("max.message.bytes")?
+                .value
+                .as_deref()?
+                .parse()
+                .ok()?;
             Some((topic, limit))
         })
         .collect()
