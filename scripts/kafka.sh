@@ -16,6 +16,11 @@
 #   KAFKA_CACHE_DIR   where the jars are cached (default ~/.cache/orderflow)
 #   KAFKA_HEAP        JVM heap per broker (default 512m)
 #   KAFKA_EXTRA_CONFIG  extra server.properties lines, separated by ';'
+#   KAFKA_SASL_SSL    1: each broker also listens with SASL_SSL (SCRAM-SHA-256) on
+#                     PORT+200 (certificate for 127.0.0.1 and localhost) and on PORT+300
+#                     (certificate for another host name, to test host-name checks);
+#                     CA and certificates in <state>/tls, user "orderflow", password
+#                     from KAFKA_SCRAM_PASSWORD (default orderflow-secret)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +31,8 @@ state=${KAFKA_STATE_DIR:-$repo/.cache/kafka}
 port=${KAFKA_PORT:-9092}
 heap=${KAFKA_HEAP:-512m}
 
+secure=${KAFKA_SASL_SSL:-}
+scram_password=${KAFKA_SCRAM_PASSWORD:-orderflow-secret}
 log() { printf 'kafka: %s\n' "$*" >&2; }
 die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
 
@@ -81,6 +88,8 @@ EOF
 
 brokers_in_state() { cat "$state/brokers" 2>/dev/null || echo 0; }
 client_port() { echo $((port + $1 - 1)); }
+secure_port() { echo $((port + 200 + $1 - 1)); }
+mismatch_port() { echo $((port + 300 + $1 - 1)); }
 controller_port() { echo $((port + 100 + $1 - 1)); }
 pid_of() { cat "$state/broker-$1/pid" 2>/dev/null || true; }
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
@@ -123,9 +132,44 @@ log.retention.check.interval.ms=60000
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$isr
 EOF
+  if [ -n "$secure" ]; then
+    local tls="$state/tls" jaas="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    sed -i "s#^listeners=.*#&,SASL_SSL://127.0.0.1:$(secure_port "$i"),MISMATCH://127.0.0.1:$(mismatch_port "$i")#; s#^advertised.listeners=.*#&,SASL_SSL://127.0.0.1:$(secure_port "$i"),MISMATCH://127.0.0.1:$(mismatch_port "$i")#; s#^listener.security.protocol.map=.*#&,MISMATCH:SASL_SSL#" "$dir/server.properties"
+    cat >>"$dir/server.properties" <<EOC
+sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=$jaas
+listener.name.mismatch.scram-sha-256.sasl.jaas.config=$jaas
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$tls/server.pem
+listener.name.mismatch.ssl.keystore.type=PEM
+listener.name.mismatch.ssl.keystore.location=$tls/mismatch.pem
+EOC
+  fi
   if [ -n "${KAFKA_EXTRA_CONFIG:-}" ]; then
     tr ';' '\n' <<<"$KAFKA_EXTRA_CONFIG" >>"$dir/server.properties"
   fi
+}
+
+# A test CA, a broker certificate for 127.0.0.1/localhost, one for another host name,
+# and an unrelated CA (for clients that must refuse the broker).
+write_certificates() {
+  local tls="$state/tls"
+  mkdir -p "$tls"
+  command -v openssl >/dev/null || die "openssl is needed for KAFKA_SASL_SSL"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3 -subj "/CN=orderflow test CA" 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.crt -days 3 -subj "/CN=unrelated CA" 2>/dev/null
+    for name in server mismatch; do
+      san="IP:127.0.0.1,DNS:localhost"
+      [ "$name" = mismatch ] && san="DNS:kafka.elsewhere.example"
+      openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" -subj "/CN=$name" 2>/dev/null
+      printf 'subjectAltName=%s\n' "$san" >"$name.ext"
+      openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3 -extfile "$name.ext" -out "$name.crt" 2>/dev/null
+      openssl pkcs8 -topk8 -nocrypt -in "$name.key" -out "$name.pk8"
+      cat "$name.pk8" "$name.crt" ca.crt >"$name.pem"
+    done
+  )
 }
 
 write_log_config() {
@@ -199,12 +243,13 @@ up() {
   echo "$n" >"$state/brokers"
   write_log_config
   write_tool_log_config
-  local cluster_id i
+  local cluster_id i scram=()
+  [ -z "$secure" ] || { write_certificates; scram=(--add-scram "SCRAM-SHA-256=[name=orderflow,password=\"$scram_password\"]"); }
   cluster_id=$(java -cp "$dist/libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
   for i in $(seq 1 "$n"); do
     write_config "$n" "$i"
     java -Xmx256m -Dlog4j2.configurationFile="$state/tools-log4j2.properties" -cp "$dist/libs/*" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$state/broker-$i/server.properties" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$state/broker-$i/server.properties" "${scram[@]}" \
       >"$state/broker-$i/format.log" 2>&1 || { cat "$state/broker-$i/format.log" >&2; die "formatting storage failed"; }
   done
   for i in $(seq 1 "$n"); do launch "$i"; done
@@ -267,7 +312,14 @@ case $cmd in
   bootstrap) bootstrap "$(brokers_in_state)" ;;
   stop-broker) stop_one "$1" TERM ;;
   kill-broker) stop_one "$1" KILL ;;
-  start-broker) launch "$1" ;;
+  start-broker)
+    launch "$1"
+    deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-90}))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$(client_port "$1")") 2>/dev/null; do
+      alive "$1" || die "broker $1 exited during start"
+      [ "$SECONDS" -lt "$deadline" ] || die "broker $1 did not open its port in time"
+      sleep 0.3
+    done ;;
   pause-broker) kill -STOP "$(pid_of "$1")" ;;
   resume-broker) kill -CONT "$(pid_of "$1")" ;;
   tool) tool "$@" ;;

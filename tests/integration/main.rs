@@ -1,5 +1,9 @@
 //! Integration tests: one binary, a real Apache Kafka broker (see `orderflow_tests`).
 
 mod broker;
+mod chaos;
+mod cli;
+mod e2e;
 mod faults;
+mod interop;
 mod runtime;

@@ -12,6 +12,7 @@ use orderflow_runtime::kafka::KafkaSettings;
 
 /// Brokers started by this test; stopped (and their logs printed on failure) on drop.
 pub struct LocalCluster {
+    env: Vec<(String, String)>,
     state_dir: PathBuf,
     base_port: u16,
     brokers: usize,
@@ -21,9 +22,46 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Starts `brokers` (1 or 3) brokers and waits until they serve metadata.
     pub async fn start(brokers: usize) -> LocalCluster {
+        LocalCluster::start_with(brokers, &[]).await
+    }
+
+    /// Starts one broker that also listens with SASL_SSL (SCRAM-SHA-256, user
+    /// `orderflow`, password [`SCRAM_PASSWORD`]) on [`Self::secure_servers`], and on
+    /// [`Self::mismatch_servers`] with a certificate for another host name.
+    pub async fn start_secure() -> LocalCluster {
+        LocalCluster::start_with(
+            1,
+            &[
+                ("KAFKA_SASL_SSL", "1"),
+                ("KAFKA_SCRAM_PASSWORD", SCRAM_PASSWORD),
+            ],
+        )
+        .await
+    }
+
+    /// The SASL_SSL listener of a secure cluster.
+    pub fn secure_servers(&self) -> String {
+        format!("127.0.0.1:{}", self.base_port + 200)
+    }
+
+    /// The SASL_SSL listener whose certificate names another host.
+    pub fn mismatch_servers(&self) -> String {
+        format!("127.0.0.1:{}", self.base_port + 300)
+    }
+
+    /// A file of the secure cluster's TLS material (`ca.crt`, `other-ca.crt`, ...).
+    pub fn tls_file(&self, name: &str) -> PathBuf {
+        self.state_dir.join("tls").join(name)
+    }
+
+    async fn start_with(brokers: usize, env: &[(&str, &str)]) -> LocalCluster {
         let base_port = free_port_block(brokers);
         let state_dir = repo_root().join(".cache").join(crate::unique("cluster"));
         let mut cluster = LocalCluster {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             state_dir,
             base_port,
             brokers,
@@ -83,7 +121,8 @@ impl LocalCluster {
             .arg(repo_root().join("scripts/kafka.sh"))
             .args(args)
             .env("KAFKA_STATE_DIR", &self.state_dir)
-            .env("KAFKA_PORT", self.base_port.to_string());
+            .env("KAFKA_PORT", self.base_port.to_string())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let output = command
             .output()
             .await
@@ -121,6 +160,9 @@ impl Drop for LocalCluster {
     }
 }
 
+/// Password of the `orderflow` SCRAM user of a secure cluster.
+pub const SCRAM_PASSWORD: &str = "s3cret-Passw0rd-for-tests";
+
 /// The repository root (the parent of this crate).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -135,7 +177,7 @@ fn free_port_block(n: usize) -> u16 {
     for _ in 0..200 {
         let base: u16 = rand_port();
         let all_free = (0..n as u16)
-            .flat_map(|i| [base + i, base + 100 + i])
+            .flat_map(|i| [base + i, base + 100 + i, base + 200 + i, base + 300 + i])
             .all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok());
         if all_free {
             return base;

@@ -9,6 +9,7 @@
 //! Every test creates its own uniquely named topics and consumer groups, so all tests
 //! share one broker and run in parallel.
 
+pub mod chaos;
 pub mod cluster;
 pub mod orders;
 pub mod process;

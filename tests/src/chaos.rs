@@ -1,0 +1,394 @@
+//! The failure suite's machinery: how big a run is, a fleet of worker processes, a
+//! load generator, a lag monitor, and the report table.
+//!
+//! Scenarios run reduced inside `make test`, and at full size with `make chaos`
+//! (`ORDERFLOW_CHAOS=full`). Each appends one row to `target/chaos-report.jsonl`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use orderflow::verify::{Report, verify};
+use orderflow_events::{Codec, CodecSettings};
+use orderflow_runtime::kafka::KafkaSettings;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+
+use crate::process::Process;
+use crate::{Kafka, unique};
+
+/// Whether the full-size suite runs (`ORDERFLOW_CHAOS=full`).
+pub fn full() -> bool {
+    std::env::var("ORDERFLOW_CHAOS").is_ok_and(|v| v == "full")
+}
+
+/// `reduced` in `make test`, `full` in `make chaos`.
+pub fn scale<T>(reduced: T, full_size: T) -> T {
+    if full() { full_size } else { reduced }
+}
+
+/// Topics and group of one scenario.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Input topic.
+    pub input: String,
+    /// Output topic.
+    pub output: String,
+    /// Dead-letter topic.
+    pub dlq: String,
+    /// Consumer group of the workers.
+    pub group: String,
+    /// Partitions of the input.
+    pub partitions: i32,
+}
+
+impl Pipeline {
+    /// Creates the topics (replicated `replication` times, with `configs`).
+    pub async fn create(
+        kafka: &Kafka,
+        partitions: i32,
+        replication: i32,
+        configs: &[(&str, &str)],
+    ) -> Pipeline {
+        let pipeline = Pipeline {
+            input: unique("chaos-in"),
+            output: unique("chaos-out"),
+            dlq: unique("chaos-dlq"),
+            group: unique("chaos-group"),
+            partitions,
+        };
+        for topic in [&pipeline.input, &pipeline.output, &pipeline.dlq] {
+            kafka
+                .create_topic_with(topic, partitions, replication, configs)
+                .await;
+        }
+        pipeline
+    }
+
+    /// Flags of an order-status worker on this pipeline.
+    pub fn worker_args(
+        &self,
+        kafka: &Kafka,
+        guarantee: &str,
+        instance: &str,
+        extra: &[&str],
+    ) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--bootstrap-servers",
+            kafka.bootstrap_servers(),
+            "--group-id",
+            &self.group,
+            "--input-topic",
+            &self.input,
+            "--output-topic",
+            &self.output,
+            "--dlq-topic",
+            &self.dlq,
+            "--guarantee",
+            guarantee,
+            "--http-addr",
+            "127.0.0.1:0",
+            "--kafka-config",
+            "consumer.session.timeout.ms=6000;consumer.heartbeat.interval.ms=1000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if guarantee == "exactly-once" {
+            args.extend([
+                "--transactional-id".to_owned(),
+                format!("{}-{instance}", self.group),
+            ]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// Compares outputs with inputs (order-status: one output per input).
+    pub async fn verify(&self, kafka: &Kafka, timeout: Duration) -> Report {
+        let codec = Codec::new(CodecSettings::default()).expect("codec");
+        verify(
+            &kafka.settings(),
+            &codec,
+            "order-status",
+            &self.input,
+            &self.output,
+            &self.dlq,
+            timeout,
+        )
+        .await
+        .expect("verify")
+    }
+}
+
+/// Worker processes by instance name, restartable.
+pub struct Fleet {
+    kafka_servers: String,
+    /// Running instances.
+    pub workers: HashMap<String, Process>,
+    args: Box<ArgsOf>,
+}
+
+/// The flags of a named instance.
+type ArgsOf = dyn Fn(&str) -> Vec<String> + Send;
+
+impl Fleet {
+    /// A fleet whose instance `name` runs order-status with `args(name)`.
+    pub fn new(kafka: &Kafka, args: impl Fn(&str) -> Vec<String> + Send + 'static) -> Fleet {
+        Fleet {
+            kafka_servers: kafka.bootstrap_servers().to_owned(),
+            workers: HashMap::new(),
+            args: Box::new(args),
+        }
+    }
+
+    /// Starts instance `name` (again).
+    pub fn start(&mut self, name: &str) {
+        let process = Process::start("order-status", &(self.args)(name), &[]);
+        self.workers.insert(name.to_owned(), process);
+    }
+
+    /// SIGKILL and restart of `name`.
+    pub fn kill_and_restart(&mut self, name: &str) {
+        if let Some(mut process) = self.workers.remove(name) {
+            process.kill();
+        }
+        self.start(name);
+    }
+
+    /// SIGTERM `name`, wait for its exit (it must be clean, within `within`).
+    pub async fn stop(&mut self, name: &str, within: Duration) {
+        let mut process = self.workers.remove(name).expect("running instance");
+        process.terminate();
+        let status = process.wait(within).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "instance {name} did not stop cleanly within {within:?}: {status:?} (servers {})",
+            self.kafka_servers
+        );
+    }
+
+    /// SIGTERM every instance.
+    pub async fn stop_all(&mut self, within: Duration) {
+        let names: Vec<String> = self.workers.keys().cloned().collect();
+        for name in names {
+            self.stop(&name, within).await;
+        }
+    }
+
+    /// Restarts every instance that exited on its own, as an orchestrator would (a
+    /// fatal error exits non-zero so that it is restarted). Returns how many.
+    pub fn revive(&mut self) -> usize {
+        let dead: Vec<String> = self
+            .workers
+            .iter_mut()
+            .filter_map(|(name, process)| process.try_wait().map(|_| name.clone()))
+            .collect();
+        for name in &dead {
+            println!("restarting instance {name} after it exited");
+            self.start(name);
+        }
+        dead.len()
+    }
+
+    /// Instances that exited on their own, with their status.
+    pub fn crashed(&mut self) -> Vec<String> {
+        self.workers
+            .iter_mut()
+            .filter_map(|(name, p)| p.try_wait().map(|status| format!("{name}: {status}")))
+            .collect()
+    }
+}
+
+/// `orderflow loadgen` writing `count` events at `rate` per second to `topic`.
+pub fn loadgen(kafka: &Kafka, topic: &str, count: u64, rate: u64, seed: u64) -> Process {
+    Process::start(
+        "orderflow",
+        &[
+            "loadgen",
+            "--bootstrap-servers",
+            kafka.bootstrap_servers(),
+            "--topic",
+            topic,
+            "--count",
+            &count.to_string(),
+            "--rate",
+            &rate.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--quiet",
+            "--concurrent-orders",
+            "500",
+        ]
+        .map(String::from),
+        &[],
+    )
+}
+
+/// Watches a group's lag on a topic: the worst lag, and how long partitions went
+/// without progress while they had lag.
+pub struct LagMonitor {
+    state: Arc<Mutex<LagState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct LagState {
+    worst: i64,
+    last: i64,
+    zero_since: Option<Instant>,
+    longest_stall: Duration,
+}
+
+impl LagMonitor {
+    /// Starts sampling every 500 ms.
+    pub fn start(settings: KafkaSettings, group: &str, topic: &str, partitions: i32) -> LagMonitor {
+        let state = Arc::new(Mutex::new(LagState::default()));
+        let (group, topic, shared) = (group.to_owned(), topic.to_owned(), state.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = match settings.create(&[("group.id", &group)]) {
+                Ok(consumer) => consumer,
+                Err(_) => return,
+            };
+            let mut progress: HashMap<i32, (i64, Instant)> = HashMap::new();
+            while Arc::strong_count(&shared) > 1 {
+                let Some(lags) = sample(&consumer, &topic, partitions) else {
+                    // Unknown (the cluster is down): not caught up.
+                    shared.lock().expect("lag state").zero_since = None;
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                };
+                {
+                    let total: i64 = lags.iter().map(|(_, lag, _)| lag).sum();
+                    let mut state = shared.lock().expect("lag state");
+                    state.worst = state.worst.max(total);
+                    state.last = total;
+                    if total == 0 {
+                        state.zero_since.get_or_insert_with(Instant::now);
+                    } else {
+                        state.zero_since = None;
+                    }
+                    for (partition, lag, committed) in lags {
+                        let entry = progress
+                            .entry(partition)
+                            .or_insert((committed, Instant::now()));
+                        if committed != entry.0 || lag == 0 {
+                            *entry = (committed, Instant::now());
+                        } else {
+                            state.longest_stall = state.longest_stall.max(entry.1.elapsed());
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        LagMonitor { state, task }
+    }
+
+    /// The largest total lag seen.
+    pub fn worst(&self) -> i64 {
+        self.state.lock().expect("lag state").worst
+    }
+
+    /// The longest time a partition had lag without its committed offset moving.
+    pub fn longest_stall(&self) -> Duration {
+        self.state.lock().expect("lag state").longest_stall
+    }
+
+    /// Waits until a sample taken from now on shows lag 0; returns how long that took,
+    /// or `None` on timeout.
+    pub async fn wait_for_zero(&self, timeout: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        self.state.lock().expect("lag state").zero_since = None;
+        while started.elapsed() < timeout {
+            if self.state.lock().expect("lag state").zero_since.is_some() {
+                return Some(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        None
+    }
+
+    /// Stops sampling.
+    pub async fn stop(self) {
+        let LagMonitor { state, task } = self;
+        drop(state);
+        let _ = task.await;
+    }
+}
+
+/// (partition, lag, committed offset) of every partition, when readable.
+fn sample(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Option<Vec<(i32, i64, i64)>> {
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition(topic, partition);
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(5))
+        .ok()?;
+    let mut out = Vec::new();
+    for element in committed.elements() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, element.partition(), Duration::from_secs(5))
+            .ok()?;
+        let position = match element.offset() {
+            Offset::Offset(offset) => offset,
+            _ => low,
+        };
+        out.push((element.partition(), (high - position).max(0), position));
+    }
+    Some(out)
+}
+
+/// One row of the report table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Scenario name.
+    pub scenario: String,
+    /// Input events.
+    pub events: u64,
+    /// Faults injected.
+    pub faults: u64,
+    /// Lost inputs.
+    pub lost: u64,
+    /// Duplicated outputs.
+    pub duplicated: u64,
+    /// Largest total lag seen.
+    pub worst_lag: i64,
+    /// Seconds from the last fault to lag 0.
+    pub recovery_seconds: f64,
+    /// `reduced` (make test) or `full` (make chaos).
+    pub size: &'static str,
+}
+
+/// Appends `row` to `target/chaos-report.jsonl` and prints it.
+pub fn record(row: Row) {
+    println!(
+        "chaos report row: {}",
+        serde_json::to_string(&row).unwrap_or_default()
+    );
+    let path = crate::cluster::repo_root()
+        .join("target")
+        .join("chaos-report.jsonl");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{}", serde_json::to_string(&row).unwrap_or_default());
+    }
+}
+
+/// The size label of this run.
+pub fn size() -> &'static str {
+    if full() { "full" } else { "reduced" }
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
