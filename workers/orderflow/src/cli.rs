@@ -24,16 +24,24 @@ pub struct Cli {
 pub enum Command {
     /// Run the whole pipeline locally: an embedded Kafka-protocol broker, every worker,
     /// generated traffic and a live view.
-    #[command(after_help = "Examples:\n  orderflow dev\n  orderflow dev --rate 500\n  orderflow dev --bootstrap-servers 127.0.0.1:9092")]
+    #[command(
+        after_help = "Examples:\n  orderflow dev\n  orderflow dev --rate 500\n  orderflow dev --bootstrap-servers 127.0.0.1:9092"
+    )]
     Dev(DevArgs),
     /// Produce realistic order lifecycles.
-    #[command(after_help = "Examples:\n  orderflow loadgen --count 10000\n  orderflow loadgen --rate 2000 --duration 60s --invalid-share 0.1 --seed 7")]
+    #[command(
+        after_help = "Examples:\n  orderflow loadgen --count 10000\n  orderflow loadgen --rate 2000 --duration 60s --invalid-share 0.1 --seed 7"
+    )]
     Loadgen(LoadgenArgs),
     /// Decode any orderflow topic to JSON lines (dead-letter topics included).
-    #[command(after_help = "Examples:\n  orderflow tail orders.validation --count 5\n  orderflow tail order-validator.dlq --follow")]
+    #[command(
+        after_help = "Examples:\n  orderflow tail orders.validation --count 5\n  orderflow tail order-validator.dlq --follow"
+    )]
     Tail(TailArgs),
     /// Send events given as JSON (one per line) as Avro, validated against the schema.
-    #[command(after_help = "Examples:\n  orderflow produce orders.lifecycle --file order.json\n  cat events.jsonl | orderflow produce orders.lifecycle")]
+    #[command(
+        after_help = "Examples:\n  orderflow produce orders.lifecycle --file order.json\n  cat events.jsonl | orderflow produce orders.lifecycle"
+    )]
     Produce(ProduceArgs),
     /// Create or describe the topics of the pipeline.
     #[command(subcommand)]
@@ -59,7 +67,11 @@ pub enum Command {
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
     /// Kafka bootstrap servers.
-    #[arg(long, env = "ORDERFLOW_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long,
+        env = "ORDERFLOW_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub bootstrap_servers: String,
     /// A librdkafka property as key=value (repeatable; the variable takes several
     /// separated by ';').
@@ -79,7 +91,11 @@ pub struct ConnectionArgs {
     #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_USERNAME")]
     pub schema_registry_username: Option<String>,
     /// Schema registry basic-auth password.
-    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ORDERFLOW_SCHEMA_REGISTRY_PASSWORD",
+        hide_env_values = true
+    )]
     pub schema_registry_password: Option<String>,
 }
 
@@ -97,13 +113,20 @@ impl ConnectionArgs {
     /// Codec settings writing `format` (single-object unless a registry is set and
     /// `format` says otherwise).
     pub fn codec(&self, format: Option<FormatArg>) -> anyhow::Result<CodecSettings> {
-        let registry = self.schema_registry_url.as_ref().filter(|u| !u.trim().is_empty()).map(|url| {
-            let mut settings = RegistrySettings::new(url.trim());
-            if let (Some(user), Some(password)) = (&self.schema_registry_username, &self.schema_registry_password) {
-                settings.credentials = Some((user.clone(), password.clone()));
-            }
-            settings
-        });
+        let registry = self
+            .schema_registry_url
+            .as_ref()
+            .filter(|u| !u.trim().is_empty())
+            .map(|url| {
+                let mut settings = RegistrySettings::new(url.trim());
+                if let (Some(user), Some(password)) = (
+                    &self.schema_registry_username,
+                    &self.schema_registry_password,
+                ) {
+                    settings.credentials = Some((user.clone(), password.clone()));
+                }
+                settings
+            });
         let output_format = match format {
             Some(FormatArg::Confluent) => WireFormat::Confluent,
             Some(FormatArg::SingleObject) => WireFormat::SingleObject,
@@ -253,7 +276,9 @@ pub struct ProduceArgs {
 pub enum TopicsCommand {
     /// Create every topic of the pipeline that is missing (running it twice changes
     /// nothing).
-    #[command(after_help = "Example:\n  orderflow topics ensure --partitions 12 --replication-factor 3 --config min.insync.replicas=2")]
+    #[command(
+        after_help = "Example:\n  orderflow topics ensure --partitions 12 --replication-factor 3 --config min.insync.replicas=2"
+    )]
     Ensure(EnsureArgs),
     /// Show partitions, replicas and configs of the pipeline's topics.
     #[command(after_help = "Example:\n  orderflow topics describe")]
@@ -294,7 +319,9 @@ pub enum DlqCommand {
     #[command(after_help = "Example:\n  orderflow dlq inspect order-validator.dlq")]
     Inspect(InspectArgs),
     /// Send chosen dead letters back to their original topic.
-    #[command(after_help = "Examples:\n  orderflow dlq replay order-validator.dlq --class schema\n  orderflow dlq replay order-status.dlq --partition 0 --from-offset 10 --to-offset 20\n  orderflow dlq replay notifier.dlq --all --dry-run")]
+    #[command(
+        after_help = "Examples:\n  orderflow dlq replay order-validator.dlq --class schema\n  orderflow dlq replay order-status.dlq --partition 0 --from-offset 10 --to-offset 20\n  orderflow dlq replay notifier.dlq --all --dry-run"
+    )]
     Replay(ReplayArgs),
 }
 
@@ -371,13 +398,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .map_or((text, "s"), |at| (&text[..at], &text[at..]));
-    let value: f64 = number.parse().map_err(|_| format!("'{text}' is not a duration like 30s or 5m"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 30s or 5m"))?;
     let seconds = match unit {
         "ms" => value / 1000.0,
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown unit '{other}' in '{text}': use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}': use ms, s, m or h"
+            ));
+        }
     };
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -407,8 +440,15 @@ mod tests {
             let nested: Vec<_> = sub.get_subcommands().collect();
             let leaves = if nested.is_empty() { vec![sub] } else { nested };
             for leaf in leaves.into_iter().filter(|l| l.get_name() != "help") {
-                let help = leaf.get_after_help().map(|h| h.to_string()).unwrap_or_default();
-                assert!(help.contains("Example"), "{} has no example in --help", leaf.get_name());
+                let help = leaf
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    help.contains("Example"),
+                    "{} has no example in --help",
+                    leaf.get_name()
+                );
             }
         }
     }

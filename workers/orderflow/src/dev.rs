@@ -44,7 +44,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     match &mock {
         Some(mock) => {
             for topic in &topics {
-                mock.create_topic(topic, args.partitions, 1).with_context(|| format!("creating {topic}"))?;
+                mock.create_topic(topic, args.partitions, 1)
+                    .with_context(|| format!("creating {topic}"))?;
             }
         }
         None => {
@@ -70,7 +71,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         ($worker:ty) => {{
             let status = Arc::new(WorkerStatus::new(<$worker>::NAME));
             statuses.push(status.clone());
-            workers.push(tokio::spawn(run_worker::<$worker>(bootstrap.clone(), args.guarantee, status, stop())));
+            workers.push(tokio::spawn(run_worker::<$worker>(
+                bootstrap.clone(),
+                args.guarantee,
+                status,
+                stop(),
+            )));
         }};
     }
     start!(order_validator::OrderValidator);
@@ -127,7 +133,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
 /// Logs go to a file while the view owns the terminal, to stderr otherwise.
 fn configure_logs() -> anyhow::Result<Option<String>> {
-    if std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("ORDERFLOW_DEV_LOG_STDERR").is_none() {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("ORDERFLOW_DEV_LOG_STDERR").is_none()
+    {
         let path = "orderflow-dev.log";
         let file = std::fs::File::create(path).with_context(|| format!("creating {path}"))?;
         let filter = tracing_filter();
@@ -169,13 +177,23 @@ async fn run_worker<P: Processor>(
     ];
     let flags: Vec<&str> = match guarantee {
         orderflow_runtime::Guarantee::ExactlyOnce => flags.to_vec(),
-        orderflow_runtime::Guarantee::AtLeastOnce => flags.iter().enumerate().filter(|(i, _)| !(4..6).contains(i)).map(|(_, f)| *f).collect(),
+        orderflow_runtime::Guarantee::AtLeastOnce => flags
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !(4..6).contains(i))
+            .map(|(_, f)| *f)
+            .collect(),
     };
     let args = WorkerArgs::from_flags(flags).map_err(RuntimeError::Config)?;
     let config = args.resolve(identity::<P>())?;
     let processor = load_processor::<P>(&args)?;
     let codec = Arc::new(Codec::new(config.codec.clone()).map_err(RuntimeError::Config)?);
-    let handler = Arc::new(AvroHandler::new(processor, codec, &config.output_topic, Arc::new(SystemClock)));
+    let handler = Arc::new(AvroHandler::new(
+        processor,
+        codec,
+        &config.output_topic,
+        Arc::new(SystemClock),
+    ));
     engine::run(config, handler, status, stop).await
 }
 
@@ -192,7 +210,10 @@ async fn generate(
     let mut generator = Generator::new(
         rand::random(),
         200,
-        Mix { invalid: args.invalid_share, risky: args.risky_share },
+        Mix {
+            invalid: args.invalid_share,
+            risky: args.risky_share,
+        },
     );
     let started = Instant::now();
     let mut stop = std::pin::pin!(stop);
@@ -205,7 +226,14 @@ async fn generate(
         let target = due(args.rate, started.elapsed());
         while sent < target {
             if rand::random::<f64>() < args.garbage_share {
-                send(&producer, INPUT_TOPIC, "garbage", b"this is not an order event", None).await?;
+                send(
+                    &producer,
+                    INPUT_TOPIC,
+                    "garbage",
+                    b"this is not an order event",
+                    None,
+                )
+                .await?;
             } else {
                 let (event, _) = generator.next_event(now_millis());
                 let value = codec.encode_with(header, &event)?;

@@ -33,7 +33,10 @@ use crate::cli::{Cli, Command};
 /// The whole `main` of the `orderflow` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("orderflow: cannot start the async runtime: {error}");
@@ -49,7 +52,10 @@ pub fn main() -> ExitCode {
         command => {
             if !matches!(command, Command::Dev(_)) {
                 // Commands print their results on stdout; only warnings are logged.
-                init_logging_at(Some(LogFormat::Pretty), "warn,librdkafka=error,rdkafka=error");
+                init_logging_at(
+                    Some(LogFormat::Pretty),
+                    "warn,librdkafka=error,rdkafka=error",
+                );
             }
             match runtime.block_on(run(command)) {
                 Ok(()) => 0,
@@ -79,10 +85,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 /// Runs the runtime with the passthrough handler: bytes in, the same bytes out.
-async fn passthrough(args: orderflow_runtime::WorkerArgs) -> Result<(), orderflow_runtime::RuntimeError> {
+async fn passthrough(
+    args: orderflow_runtime::WorkerArgs,
+) -> Result<(), orderflow_runtime::RuntimeError> {
     use orderflow_runtime::metrics::{WorkerStatus, prometheus};
     use orderflow_runtime::{Passthrough, WorkerIdentity, engine, http, worker::shutdown_signal};
-    let identity = WorkerIdentity { name: "passthrough", version: env!("CARGO_PKG_VERSION"), output_topic: "orders.passthrough" };
+    let identity = WorkerIdentity {
+        name: "passthrough",
+        version: env!("CARGO_PKG_VERSION"),
+        output_topic: "orders.passthrough",
+    };
     let config = args.resolve(identity)?;
     let status = Arc::new(WorkerStatus::new("passthrough"));
     status.set_schemas_ready();

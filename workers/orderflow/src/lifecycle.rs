@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use orderflow_events::{
     Address, LineItem, OrderCancelled, OrderDelivered, OrderEvent, OrderPlaced, OrderShipped,
-    PaymentAuthorized, PaymentFailed, Payload, SalesChannel,
+    Payload, PaymentAuthorized, PaymentFailed, SalesChannel,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -41,24 +41,85 @@ struct Market {
 }
 
 const MARKETS: &[Market] = &[
-    Market { currency: "EUR", country: "DE", scale: 100, tax_percent: 19 },
-    Market { currency: "EUR", country: "FR", scale: 100, tax_percent: 20 },
-    Market { currency: "EUR", country: "NL", scale: 100, tax_percent: 21 },
-    Market { currency: "USD", country: "US", scale: 100, tax_percent: 8 },
-    Market { currency: "GBP", country: "GB", scale: 100, tax_percent: 20 },
-    Market { currency: "CHF", country: "CH", scale: 100, tax_percent: 8 },
-    Market { currency: "SEK", country: "SE", scale: 100, tax_percent: 25 },
-    Market { currency: "JPY", country: "JP", scale: 1, tax_percent: 10 },
+    Market {
+        currency: "EUR",
+        country: "DE",
+        scale: 100,
+        tax_percent: 19,
+    },
+    Market {
+        currency: "EUR",
+        country: "FR",
+        scale: 100,
+        tax_percent: 20,
+    },
+    Market {
+        currency: "EUR",
+        country: "NL",
+        scale: 100,
+        tax_percent: 21,
+    },
+    Market {
+        currency: "USD",
+        country: "US",
+        scale: 100,
+        tax_percent: 8,
+    },
+    Market {
+        currency: "GBP",
+        country: "GB",
+        scale: 100,
+        tax_percent: 20,
+    },
+    Market {
+        currency: "CHF",
+        country: "CH",
+        scale: 100,
+        tax_percent: 8,
+    },
+    Market {
+        currency: "SEK",
+        country: "SE",
+        scale: 100,
+        tax_percent: 25,
+    },
+    Market {
+        currency: "JPY",
+        country: "JP",
+        scale: 1,
+        tax_percent: 10,
+    },
 ];
 
 const CITIES: &[(&str, &str)] = &[
-    ("Berlin", "10115"), ("Paris", "75001"), ("Amsterdam", "1011"), ("New York", "10001"),
-    ("London", "EC1A 1BB"), ("Zürich", "8001"), ("Stockholm", "111 22"), ("Tokyo", "100-0001"),
+    ("Berlin", "10115"),
+    ("Paris", "75001"),
+    ("Amsterdam", "1011"),
+    ("New York", "10001"),
+    ("London", "EC1A 1BB"),
+    ("Zürich", "8001"),
+    ("Stockholm", "111 22"),
+    ("Tokyo", "100-0001"),
 ];
-const NAMES: &[&str] = &["Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth", "Frances Allen", "Jürgen Schmidhuber", "Zoë Ramírez"];
+const NAMES: &[&str] = &[
+    "Ada Lovelace",
+    "Grace Hopper",
+    "Alan Turing",
+    "Edsger Dijkstra",
+    "Barbara Liskov",
+    "Donald Knuth",
+    "Frances Allen",
+    "Jürgen Schmidhuber",
+    "Zoë Ramírez",
+];
 const CARRIERS: &[&str] = &["DHL", "UPS", "FedEx", "PostNL", "Royal Mail", "Yamato"];
 const METHODS: &[&str] = &["card", "paypal", "invoice", "apple_pay", "klarna"];
-const FAIL_REASONS: &[&str] = &["insufficient_funds", "card_expired", "do_not_honor", "fraud_suspected"];
+const FAIL_REASONS: &[&str] = &[
+    "insufficient_funds",
+    "card_expired",
+    "do_not_honor",
+    "fraud_suspected",
+];
 const DOMAINS: &[&str] = &["example.com", "mail.example.org", "example.net"];
 const DISPOSABLE: &[&str] = &["mailinator.com", "yopmail.com", "10minutemail.com"];
 
@@ -84,7 +145,14 @@ impl Generator {
     pub fn new(seed: u64, concurrent: usize, mix: Mix) -> Generator {
         let mut rng = StdRng::seed_from_u64(seed);
         let run = format!("{:08x}", rng.random::<u32>());
-        Generator { rng, in_flight: Vec::new(), concurrent: concurrent.max(1), next_order: 0, mix, run }
+        Generator {
+            rng,
+            in_flight: Vec::new(),
+            concurrent: concurrent.max(1),
+            next_order: 0,
+            mix,
+            run,
+        }
     }
 
     /// The next event of some order in flight, happening at `now` (epoch millis), and
@@ -97,7 +165,10 @@ impl Generator {
         let index = self.rng.random_range(0..self.in_flight.len());
         let event_id = self.uuid();
         let order = &mut self.in_flight[index];
-        let payload = order.steps.pop_front().expect("orders in flight have steps");
+        let payload = order
+            .steps
+            .pop_front()
+            .expect("orders in flight have steps");
         let kind = matches!(payload, Payload::OrderPlaced(_)).then_some(order.kind);
         let event = OrderEvent {
             event_id,
@@ -114,7 +185,9 @@ impl Generator {
     }
 
     fn uuid(&mut self) -> String {
-        uuid::Builder::from_random_bytes(self.rng.random()).into_uuid().to_string()
+        uuid::Builder::from_random_bytes(self.rng.random())
+            .into_uuid()
+            .to_string()
     }
 
     fn new_order(&mut self) -> Order {
@@ -165,11 +238,21 @@ impl Generator {
                     carrier: pick(&mut self.rng, CARRIERS).to_owned(),
                     tracking_number: format!("{:X}", self.rng.random::<u64>()),
                 }));
-                let signed = self.rng.random_bool(0.6).then(|| pick(&mut self.rng, NAMES).to_owned());
-                steps.push_back(Payload::OrderDelivered(OrderDelivered { signed_by: signed }));
+                let signed = self
+                    .rng
+                    .random_bool(0.6)
+                    .then(|| pick(&mut self.rng, NAMES).to_owned());
+                steps.push_back(Payload::OrderDelivered(OrderDelivered {
+                    signed_by: signed,
+                }));
             }
         }
-        Order { id, customer, kind, steps }
+        Order {
+            id,
+            customer,
+            kind,
+            steps,
+        }
     }
 
     fn placed(&mut self, customer: &str) -> OrderPlaced {
@@ -179,13 +262,25 @@ impl Generator {
             .map(|_| LineItem {
                 sku: format!("SKU-{:05}", self.rng.random_range(0..5_000)),
                 quantity: self.rng.random_range(1..=3),
-                unit_price: self.rng.random_range(5..=120) * market.scale + self.rng.random_range(0..market.scale),
+                unit_price: self.rng.random_range(5..=120) * market.scale
+                    + self.rng.random_range(0..market.scale),
             })
             .collect();
-        let sum: i64 = line_items.iter().map(|l| i64::from(l.quantity) * l.unit_price).sum();
-        let shipping = if sum > 50 * market.scale { 0 } else { 5 * market.scale - 1 };
+        let sum: i64 = line_items
+            .iter()
+            .map(|l| i64::from(l.quantity) * l.unit_price)
+            .sum();
+        let shipping = if sum > 50 * market.scale {
+            0
+        } else {
+            5 * market.scale - 1
+        };
         let tax = sum * market.tax_percent / 100;
-        let discount = if self.rng.random_bool(0.15) { sum / 10 } else { 0 };
+        let discount = if self.rng.random_bool(0.15) {
+            sum / 10
+        } else {
+            0
+        };
         let (city, postal) = CITIES[self.rng.random_range(0..CITIES.len())];
         let name = pick(&mut self.rng, NAMES);
         let local: String = name.split(' ').next().unwrap_or("user").to_lowercase();
@@ -199,14 +294,21 @@ impl Generator {
             shipping_address: Address {
                 recipient: name.to_owned(),
                 line1: format!("{} Main Street", self.rng.random_range(1..300)),
-                line2: self.rng.random_bool(0.2).then(|| format!("Apt {}", self.rng.random_range(1..50))),
+                line2: self
+                    .rng
+                    .random_bool(0.2)
+                    .then(|| format!("Apt {}", self.rng.random_range(1..50))),
                 city: city.to_owned(),
                 postal_code: postal.to_owned(),
                 region: None,
                 country: market.country.to_owned(),
             },
             billing_country: market.country.to_owned(),
-            customer_email: format!("{local}.{}@{}", &customer[4..], pick(&mut self.rng, DOMAINS)),
+            customer_email: format!(
+                "{local}.{}@{}",
+                &customer[4..],
+                pick(&mut self.rng, DOMAINS)
+            ),
             new_customer: self.rng.random_bool(0.2),
             sales_channel: match self.rng.random_range(0..4) {
                 0 => SalesChannel::MobileApp,
@@ -239,14 +341,25 @@ impl Generator {
                 order.new_customer = true;
                 scale_up(order, 12);
             }
-            2 => order.billing_country = if order.billing_country == "US" { "NG".into() } else { "US".into() },
+            2 => {
+                order.billing_country = if order.billing_country == "US" {
+                    "NG".into()
+                } else {
+                    "US".into()
+                }
+            }
             3 => {
                 order.line_items[0].quantity = 60;
                 recompute(order);
             }
             _ => {
                 let domain = pick(&mut self.rng, DISPOSABLE);
-                let local = order.customer_email.split('@').next().unwrap_or("x").to_owned();
+                let local = order
+                    .customer_email
+                    .split('@')
+                    .next()
+                    .unwrap_or("x")
+                    .to_owned();
                 order.customer_email = format!("{local}@{domain}");
             }
         }
@@ -261,13 +374,20 @@ fn scale_up(order: &mut OrderPlaced, factor: i32) {
 }
 
 fn recompute(order: &mut OrderPlaced) {
-    let sum: i64 = order.line_items.iter().map(|l| i64::from(l.quantity) * l.unit_price).sum();
+    let sum: i64 = order
+        .line_items
+        .iter()
+        .map(|l| i64::from(l.quantity) * l.unit_price)
+        .sum();
     order.discount = order.discount.min(sum);
     order.total = sum + order.shipping + order.tax - order.discount;
 }
 
 fn cancelled(reason: &str, refund: i64) -> Payload {
-    Payload::OrderCancelled(OrderCancelled { reason: reason.to_owned(), refund_amount: refund })
+    Payload::OrderCancelled(OrderCancelled {
+        reason: reason.to_owned(),
+        refund_amount: refund,
+    })
 }
 
 fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
@@ -289,8 +409,17 @@ mod tests {
     use super::*;
 
     fn run(seed: u64, events: usize) -> Vec<(OrderEvent, Option<Kind>)> {
-        let mut generator = Generator::new(seed, 50, Mix { invalid: 0.1, risky: 0.1 });
-        (0..events).map(|i| generator.next_event(i as i64)).collect()
+        let mut generator = Generator::new(
+            seed,
+            50,
+            Mix {
+                invalid: 0.1,
+                risky: 0.1,
+            },
+        );
+        (0..events)
+            .map(|i| generator.next_event(i as i64))
+            .collect()
     }
 
     #[test]
@@ -304,13 +433,18 @@ mod tests {
     fn every_order_starts_placed_and_its_steps_follow_a_lifecycle() {
         let mut steps: HashMap<String, Vec<&'static str>> = HashMap::new();
         for (event, _) in run(1, 20_000) {
-            steps.entry(event.order_id.clone()).or_default().push(event.payload.type_name());
+            steps
+                .entry(event.order_id.clone())
+                .or_default()
+                .push(event.payload.type_name());
         }
         for (order, steps) in &steps {
             assert_eq!(steps[0], "OrderPlaced", "{order}: {steps:?}");
             for pair in steps.windows(2) {
                 let allowed = match pair[0] {
-                    "OrderPlaced" => ["PaymentAuthorized", "PaymentFailed", "OrderCancelled"].contains(&pair[1]),
+                    "OrderPlaced" => {
+                        ["PaymentAuthorized", "PaymentFailed", "OrderCancelled"].contains(&pair[1])
+                    }
                     "PaymentAuthorized" => ["OrderShipped", "OrderCancelled"].contains(&pair[1]),
                     "PaymentFailed" => pair[1] == "OrderCancelled",
                     "OrderShipped" => pair[1] == "OrderDelivered",
@@ -323,17 +457,33 @@ mod tests {
 
     #[test]
     fn shares_of_invalid_and_risky_orders_follow_the_mix() {
-        let placed: Vec<Kind> = run(3, 50_000).into_iter().filter_map(|(_, kind)| kind).collect();
-        let share = |k: Kind| placed.iter().filter(|x| **x == k).count() as f64 / placed.len() as f64;
-        assert!((share(Kind::Invalid) - 0.1).abs() < 0.02, "{}", share(Kind::Invalid));
-        assert!((share(Kind::Risky) - 0.1).abs() < 0.02, "{}", share(Kind::Risky));
+        let placed: Vec<Kind> = run(3, 50_000)
+            .into_iter()
+            .filter_map(|(_, kind)| kind)
+            .collect();
+        let share =
+            |k: Kind| placed.iter().filter(|x| **x == k).count() as f64 / placed.len() as f64;
+        assert!(
+            (share(Kind::Invalid) - 0.1).abs() < 0.02,
+            "{}",
+            share(Kind::Invalid)
+        );
+        assert!(
+            (share(Kind::Risky) - 0.1).abs() < 0.02,
+            "{}",
+            share(Kind::Risky)
+        );
     }
 
     #[test]
     fn normal_orders_add_up() {
         for (event, kind) in run(5, 5_000) {
             if let (Payload::OrderPlaced(p), Some(Kind::Normal)) = (&event.payload, kind) {
-                let lines: i64 = p.line_items.iter().map(|l| i64::from(l.quantity) * l.unit_price).sum();
+                let lines: i64 = p
+                    .line_items
+                    .iter()
+                    .map(|l| i64::from(l.quantity) * l.unit_price)
+                    .sum();
                 assert_eq!(p.total, lines + p.shipping + p.tax - p.discount);
             }
         }

@@ -73,7 +73,10 @@ pub fn producer(settings: &KafkaSettings) -> anyhow::Result<Arc<ThreadedProducer
             ("partitioner", "murmur2_random"),
         ],
     );
-    Ok(Arc::new(ThreadedProducer::from_config_and_context(&config, Acks::default()).context("creating the producer")?))
+    Ok(Arc::new(
+        ThreadedProducer::from_config_and_context(&config, Acks::default())
+            .context("creating the producer")?,
+    ))
 }
 
 /// Enqueues one record, waiting while the client's queue is full.
@@ -101,7 +104,11 @@ pub async fn send(
 
 /// Paces sending: how many events are due after `elapsed` at `rate` per second.
 pub fn due(rate: u64, elapsed: Duration) -> u64 {
-    if rate == 0 { u64::MAX } else { (elapsed.as_secs_f64() * rate as f64) as u64 }
+    if rate == 0 {
+        u64::MAX
+    } else {
+        (elapsed.as_secs_f64() * rate as f64) as u64
+    }
 }
 
 /// Runs `orderflow loadgen`.
@@ -112,9 +119,16 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
         .header_for::<OrderEvent>(&args.topic)
         .await
         .context("preparing the OrderEvent schema")?;
-    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> = settings.create(&[])?;
-    if !orderflow_runtime::topics::missing_topics(&admin, &[&args.topic]).await?.is_empty() {
-        anyhow::bail!("topic {} does not exist: create it with `orderflow topics ensure`", args.topic);
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        settings.create(&[])?;
+    if !orderflow_runtime::topics::missing_topics(&admin, &[&args.topic])
+        .await?
+        .is_empty()
+    {
+        anyhow::bail!(
+            "topic {} does not exist: create it with `orderflow topics ensure`",
+            args.topic
+        );
     }
     let producer = producer(&settings)?;
     let limit = args.count.unwrap_or(u64::MAX);
@@ -127,13 +141,18 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
         ProgressBar::new_spinner()
     };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos}/{len} events [{elapsed_precise}] {per_sec} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} {pos}/{len} events [{elapsed_precise}] {per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut generator = Generator::new(
         args.seed,
         args.concurrent_orders,
-        Mix { invalid: args.invalid_share, risky: args.risky_share },
+        Mix {
+            invalid: args.invalid_share,
+            risky: args.risky_share,
+        },
     );
     let mut report = LoadReport::default();
     let started = Instant::now();
@@ -166,7 +185,10 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_micros() as u64)
                     .to_string();
-                OwnedHeaders::new().insert(Header { key: PRODUCED_AT_HEADER, value: Some(&micros) })
+                OwnedHeaders::new().insert(Header {
+                    key: PRODUCED_AT_HEADER,
+                    value: Some(&micros),
+                })
             });
             send(&producer, &args.topic, &event.order_id, &value, headers).await?;
             sent += 1;
@@ -192,7 +214,11 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
         args.topic,
         report.seconds,
         report.rate,
-        if report.failed > 0 { format!(", {} failed", report.failed) } else { String::new() }
+        if report.failed > 0 {
+            format!(", {} failed", report.failed)
+        } else {
+            String::new()
+        }
     );
     if report.failed > 0 {
         anyhow::bail!("{} events were not acknowledged", report.failed);

@@ -14,16 +14,34 @@ pub fn run(args: SchemasArgs) -> anyhow::Result<()> {
         if !folder.is_dir() {
             continue;
         }
-        let name = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = folder
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         for file in std::fs::read_dir(&folder)? {
             let path = file?.path();
-            let file_name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            let Some(version) = file_name.strip_prefix('v').and_then(|f| f.strip_suffix(".avsc")) else {
+            let file_name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let Some(version) = file_name
+                .strip_prefix('v')
+                .and_then(|f| f.strip_suffix(".avsc"))
+            else {
                 anyhow::bail!("{}: schema files must be named v<N>.avsc", path.display());
             };
-            let version: u32 = version.parse().with_context(|| format!("{}: version is not a number", path.display()))?;
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            files.push(SchemaFile { name: name.clone(), version, text });
+            let version: u32 = version
+                .parse()
+                .with_context(|| format!("{}: version is not a number", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            files.push(SchemaFile {
+                name: name.clone(),
+                version,
+                text,
+            });
         }
     }
     files.sort_by(|a, b| (&a.name, a.version).cmp(&(&b.name, b.version)));

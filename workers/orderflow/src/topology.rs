@@ -26,10 +26,22 @@ impl WorkerTopics {
 
 /// Every worker, in pipeline order.
 pub const WORKERS: [WorkerTopics; 4] = [
-    WorkerTopics { worker: OrderValidator::NAME, output: OrderValidator::OUTPUT_TOPIC },
-    WorkerTopics { worker: OrderStatusWorker::NAME, output: OrderStatusWorker::OUTPUT_TOPIC },
-    WorkerTopics { worker: notifier::Notifier::NAME, output: notifier::Notifier::OUTPUT_TOPIC },
-    WorkerTopics { worker: risk_scorer::RiskScorer::NAME, output: risk_scorer::RiskScorer::OUTPUT_TOPIC },
+    WorkerTopics {
+        worker: OrderValidator::NAME,
+        output: OrderValidator::OUTPUT_TOPIC,
+    },
+    WorkerTopics {
+        worker: OrderStatusWorker::NAME,
+        output: OrderStatusWorker::OUTPUT_TOPIC,
+    },
+    WorkerTopics {
+        worker: notifier::Notifier::NAME,
+        output: notifier::Notifier::OUTPUT_TOPIC,
+    },
+    WorkerTopics {
+        worker: risk_scorer::RiskScorer::NAME,
+        output: risk_scorer::RiskScorer::OUTPUT_TOPIC,
+    },
 ];
 
 /// Every topic: the input, then each worker's output and dead-letter topic.

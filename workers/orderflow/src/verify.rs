@@ -103,9 +103,24 @@ impl Report {
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let settings = args.connection.kafka()?;
     let codec = Codec::new(args.connection.codec(None)?).map_err(anyhow::Error::msg)?;
-    let output = args.output_topic.clone().unwrap_or_else(|| default_output(&args.worker));
-    let dlq = args.dlq_topic.clone().unwrap_or_else(|| format!("{}.dlq", args.worker));
-    let report = verify(&settings, &codec, &args.worker, &args.input_topic, &output, &dlq, args.timeout).await?;
+    let output = args
+        .output_topic
+        .clone()
+        .unwrap_or_else(|| default_output(&args.worker));
+    let dlq = args
+        .dlq_topic
+        .clone()
+        .unwrap_or_else(|| format!("{}.dlq", args.worker));
+    let report = verify(
+        &settings,
+        &codec,
+        &args.worker,
+        &args.input_topic,
+        &output,
+        &dlq,
+        args.timeout,
+    )
+    .await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if args.strict && !report.is_clean() {
         anyhow::bail!("the outputs do not match the inputs");
@@ -148,13 +163,23 @@ pub async fn verify(
     let inputs = read_all(settings, input_topic, true).await?;
     let mut expected: HashMap<String, Input> = HashMap::new();
     let mut undecodable: HashMap<(i32, i64), ()> = HashMap::new();
-    let mut report = Report { inputs: inputs.len() as u64, ..Report::default() };
+    let mut report = Report {
+        inputs: inputs.len() as u64,
+        ..Report::default()
+    };
     for message in &inputs {
-        match codec.decode::<OrderEvent>(message.payload().unwrap_or_default()).await {
+        match codec
+            .decode::<OrderEvent>(message.payload().unwrap_or_default())
+            .await
+        {
             Ok(decoded) if expects_output(worker, &decoded.value.payload) => {
                 expected.insert(
                     decoded.value.event_id,
-                    Input { partition: message.partition(), offset: message.offset(), key: message.key().unwrap_or_default().to_vec() },
+                    Input {
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        key: message.key().unwrap_or_default().to_vec(),
+                    },
                 );
             }
             Ok(_) => {}
@@ -181,7 +206,8 @@ pub async fn verify(
     report.dead_letters = letters.len() as u64;
     report.aborted_reads = (read_all(settings, output_topic, false).await?.len() as u64)
         .saturating_sub(report.outputs)
-        + (read_all(settings, dlq_topic, false).await?.len() as u64).saturating_sub(report.dead_letters);
+        + (read_all(settings, dlq_topic, false).await?.len() as u64)
+            .saturating_sub(report.dead_letters);
 
     // Outputs: count per input, order per key in each output partition.
     let mut counts: HashMap<String, u64> = HashMap::new();
@@ -192,12 +218,22 @@ pub async fn verify(
     for message in ordered {
         let Some(cause) = causation_id(codec, message).await else {
             report.unexpected += 1;
-            report.example("unexpected", format!("{}@{} does not decode", message.partition(), message.offset()));
+            report.example(
+                "unexpected",
+                format!(
+                    "{}@{} does not decode",
+                    message.partition(),
+                    message.offset()
+                ),
+            );
             continue;
         };
         let Some(input) = expected.get(&cause) else {
             report.unexpected += 1;
-            report.example("unexpected", format!("{}@{} names {cause}", message.partition(), message.offset()));
+            report.example(
+                "unexpected",
+                format!("{}@{} names {cause}", message.partition(), message.offset()),
+            );
             continue;
         };
         let count = counts.entry(cause.clone()).or_default();
@@ -214,14 +250,20 @@ pub async fn verify(
             && violated.insert(slot.clone())
         {
             report.order_violations += 1;
-            report.example("order_violations", String::from_utf8_lossy(&input.key).into_owned());
+            report.example(
+                "order_violations",
+                String::from_utf8_lossy(&input.key).into_owned(),
+            );
         }
         last_offset.insert(slot, (input.partition, input.offset));
     }
     for (id, input) in &expected {
         if !counts.contains_key(id) {
             report.lost += 1;
-            report.example("lost", format!("{id} (input {}@{})", input.partition, input.offset));
+            report.example(
+                "lost",
+                format!("{id} (input {}@{})", input.partition, input.offset),
+            );
         }
     }
 
@@ -272,12 +314,25 @@ async fn causation_id(codec: &Codec, message: &OwnedMessage) -> Option<String> {
 }
 
 fn header_value(message: &OwnedMessage, name: &str) -> Option<String> {
-    message.headers()?.iter().find(|h| h.key == name)?.value.map(|v| String::from_utf8_lossy(v).into_owned())
+    message
+        .headers()?
+        .iter()
+        .find(|h| h.key == name)?
+        .value
+        .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 /// Every record of `topic` up to its current end, with an own assignment.
-pub async fn read_all(settings: &KafkaSettings, topic: &str, committed_only: bool) -> anyhow::Result<Vec<OwnedMessage>> {
-    let isolation = if committed_only { "read_committed" } else { "read_uncommitted" };
+pub async fn read_all(
+    settings: &KafkaSettings,
+    topic: &str,
+    committed_only: bool,
+) -> anyhow::Result<Vec<OwnedMessage>> {
+    let isolation = if committed_only {
+        "read_committed"
+    } else {
+        "read_uncommitted"
+    };
     let consumer: BaseConsumer = settings.create(&[
         ("group.id", "orderflow-verify"),
         ("enable.auto.commit", "false"),
@@ -286,13 +341,28 @@ pub async fn read_all(settings: &KafkaSettings, topic: &str, committed_only: boo
     ])?;
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<OwnedMessage>> {
-        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-        let partitions: Vec<i32> =
-            metadata.topics().first().map(|t| t.partitions().iter().map(|p| p.id()).collect()).unwrap_or_default();
+        // A cluster that is just coming back may refuse the first requests.
+        let mut attempts = 0;
+        let metadata = loop {
+            match consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)) {
+                Ok(metadata) => break metadata,
+                Err(_) if attempts < 12 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_secs(5));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
         let mut ends = HashMap::new();
         let mut assignment = TopicPartitionList::new();
         for partition in partitions {
-            let (low, high) = consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
+            let (low, high) =
+                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
             if high > low {
                 ends.insert(partition, high);
                 assignment.add_partition_offset(&topic, partition, Offset::Beginning)?;
@@ -316,7 +386,10 @@ pub async fn read_all(settings: &KafkaSettings, topic: &str, committed_only: boo
                     }
                 }
             }
-            if ends.iter().all(|(p, end)| positions.get(p).is_some_and(|next| next >= end)) {
+            if ends
+                .iter()
+                .all(|(p, end)| positions.get(p).is_some_and(|next| next >= end))
+            {
                 break;
             }
             match consumer.poll(Duration::from_millis(100)) {

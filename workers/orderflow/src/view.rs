@@ -53,8 +53,16 @@ pub fn render(
             now.produced,
             rate(now.produced, before.produced),
             now.dead_lettered,
-            if now.lag < 0 { "-".to_owned() } else { now.lag.to_string() },
-            if now.latency_us == 0 { "-".to_owned() } else { format!("{:.1} ms", now.latency_us as f64 / 1000.0) },
+            if now.lag < 0 {
+                "-".to_owned()
+            } else {
+                now.lag.to_string()
+            },
+            if now.latency_us == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.1} ms", now.latency_us as f64 / 1000.0)
+            },
             now.assigned,
         ));
     }
@@ -72,7 +80,11 @@ pub async fn run(header: Header, workers: Vec<Arc<WorkerStatus>>, stop: impl Fut
     let started = Instant::now();
     let mut previous: Vec<StatusSnapshot> = workers.iter().map(|w| w.snapshot()).collect();
     let mut last = Instant::now();
-    let every = if terminal { Duration::from_secs(1) } else { Duration::from_secs(5) };
+    let every = if terminal {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(5)
+    };
     let mut tick = tokio::time::interval(every);
     let mut stop = std::pin::pin!(stop);
     loop {
@@ -80,7 +92,8 @@ pub async fn run(header: Header, workers: Vec<Arc<WorkerStatus>>, stop: impl Fut
             _ = tick.tick() => {}
             _ = &mut stop => return,
         }
-        let now: Vec<(&str, StatusSnapshot)> = workers.iter().map(|w| (w.name, w.snapshot())).collect();
+        let now: Vec<(&str, StatusSnapshot)> =
+            workers.iter().map(|w| (w.name, w.snapshot())).collect();
         let seconds = last.elapsed().as_secs_f64();
         if terminal {
             let table = render(&header, &now, &previous, seconds, started.elapsed());
@@ -118,12 +131,46 @@ mod tests {
             log_file: None,
             generated: Arc::new(AtomicU64::new(500)),
         };
-        let now = StatusSnapshot { consumed: 300, produced: 250, dead_lettered: 2, lag: 7, latency_us: 12_500, assigned: 6 };
-        let before = StatusSnapshot { consumed: 100, produced: 50, ..StatusSnapshot::default() };
-        let table = render(&header, &[("order-status", now)], &[before], 2.0, Duration::from_secs(9));
+        let now = StatusSnapshot {
+            consumed: 300,
+            produced: 250,
+            dead_lettered: 2,
+            lag: 7,
+            latency_us: 12_500,
+            assigned: 6,
+        };
+        let before = StatusSnapshot {
+            consumed: 100,
+            produced: 50,
+            ..StatusSnapshot::default()
+        };
+        let table = render(
+            &header,
+            &[("order-status", now)],
+            &[before],
+            2.0,
+            Duration::from_secs(9),
+        );
         assert!(table.contains("127.0.0.1:1234"), "{table}");
-        let line = table.lines().find(|l| l.starts_with("order-status")).unwrap();
+        let line = table
+            .lines()
+            .find(|l| l.starts_with("order-status"))
+            .unwrap();
         let cells: Vec<_> = line.split_whitespace().collect();
-        assert_eq!(cells, ["order-status", "300", "100", "250", "100", "2", "7", "12.5", "ms", "6"]);
+        assert_eq!(
+            cells,
+            [
+                "order-status",
+                "300",
+                "100",
+                "250",
+                "100",
+                "2",
+                "7",
+                "12.5",
+                "ms",
+                "6"
+            ]
+        );
     }
 }
