@@ -160,6 +160,11 @@ impl ConsumerContext for ConsumerCallbacks {
             }
             let total = assignment.len();
             drop(assignment);
+            tracing::debug!(
+                worker = shared.config.identity.name,
+                ?partitions,
+                "assigned"
+            );
             shared.metrics.rebalanced("assign", partitions.len(), total);
         }
     }
@@ -181,6 +186,12 @@ fn revoke(
     partitions: Vec<i32>,
     lost: bool,
 ) {
+    tracing::debug!(
+        worker = shared.config.identity.name,
+        ?partitions,
+        lost,
+        "revoking"
+    );
     let mut tasks = Vec::new();
     let mut assignment = shared.assignment();
     for partition in &partitions {
@@ -217,6 +228,8 @@ fn revoke(
         return;
     }
     let (done, finished) = std::sync::mpsc::channel();
+    // While this thread waits inside the callback, the committer rewinds by itself.
+    shared.in_rebalance.store(true, Ordering::SeqCst);
     if shared
         .control
         .send(Control::Revoke {
@@ -227,9 +240,12 @@ fn revoke(
         })
         .is_err()
     {
+        shared.in_rebalance.store(false, Ordering::SeqCst);
         return;
     }
-    if finished.recv_timeout(REVOKE_TIMEOUT).is_err() {
+    let answered = finished.recv_timeout(REVOKE_TIMEOUT);
+    shared.in_rebalance.store(false, Ordering::SeqCst);
+    if answered.is_err() {
         tracing::error!(
             worker = shared.config.identity.name,
             "revoked partitions were not committed in time"
@@ -280,6 +296,7 @@ pub(crate) fn rewind(
         seek.add_partition_offset(&shared.input_topic, element.partition(), target)
             .map_err(|e| e.to_string())?;
     }
+    tracing::debug!(worker = shared.config.identity.name, seek = ?seek, "rewinding");
     if seek.count() > 0 {
         let result = consumer
             .seek_partitions(seek, Duration::from_secs(10))
@@ -318,8 +335,9 @@ pub(crate) fn poll_loop(
 ) {
     while !shared.stopping.load(Ordering::SeqCst) && shared.fatal().is_none() {
         shared.metrics.status.polled();
+        serve_rewinds(&shared, &consumer);
         let paused = deliver_stashes(&shared, &consumer);
-        // Read before polling: see `rewind`.
+        // Every message this poll returns is read at this generation (see `rewind`).
         let generation = shared.generation();
         let timeout = if paused {
             Duration::from_millis(5)
@@ -335,8 +353,60 @@ pub(crate) fn poll_loop(
             Some(Err(error)) => consumer_error(&shared, error),
         }
     }
+    shared.poll_loop_done.store(true, Ordering::SeqCst);
+    serve_rewinds(&shared, &consumer);
     finish(&shared, &consumer, &deadline);
     wait_sole_owner(&consumer, &deadline);
+}
+
+/// Runs the rewinds the committer asked for, between two polls.
+fn serve_rewinds(shared: &Shared, consumer: &BaseConsumer<ConsumerCallbacks>) {
+    let requests = std::mem::take(&mut *shared.rewinds.lock().expect("rewind requests"));
+    for (_, answer) in requests {
+        let _ = answer.send(rewind(shared, consumer));
+    }
+}
+
+/// Asks for a rewind and waits for it. The poll thread runs it between two polls: a
+/// poll that started before the seek may return a message fetched after it, which
+/// would be taken for a stale one and dropped while the messages after it go on.
+/// When the poll thread is parked in a rebalance callback (it returns from that poll
+/// without a message) or has left its loop, the rewind runs here.
+pub(crate) fn request_rewind(
+    shared: &Shared,
+    consumer: &BaseConsumer<ConsumerCallbacks>,
+) -> Result<(), String> {
+    let direct = || {
+        shared.in_rebalance.load(Ordering::SeqCst) || shared.poll_loop_done.load(Ordering::SeqCst)
+    };
+    if direct() {
+        return rewind(shared, consumer);
+    }
+    let id = shared.rewind_ids.fetch_add(1, Ordering::SeqCst);
+    let (answer, answered) = std::sync::mpsc::channel();
+    shared
+        .rewinds
+        .lock()
+        .expect("rewind requests")
+        .push((id, answer));
+    loop {
+        match answered.recv_timeout(Duration::from_millis(100)) {
+            Ok(result) => return result,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err("the poll thread dropped the rewind request".into());
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if direct() => {
+                // Take the request back unless the poll thread already took it.
+                let mut pending = shared.rewinds.lock().expect("rewind requests");
+                if let Some(at) = pending.iter().position(|(other, _)| *other == id) {
+                    pending.remove(at);
+                    drop(pending);
+                    return rewind(shared, consumer);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+    }
 }
 
 fn dispatch(
@@ -425,45 +495,59 @@ fn consumer_error(shared: &Shared, error: KafkaError) {
     }
 }
 
-/// Stops dispatching, lets the committer make its final commit, then leaves the group.
+/// Stops dispatching and gives every partition up through the ordinary revoke path
+/// (unsubscribe): the revoke callback drains the partition tasks and commits while the
+/// group generation is still valid, so the commit is not refused by a rebalance that
+/// other members' comings and goings start at the same moment. Then the committer
+/// makes its final commit and stops.
 fn finish(
     shared: &Shared,
     consumer: &BaseConsumer<ConsumerCallbacks>,
     deadline: &Mutex<Option<Instant>>,
 ) {
     shared.metrics.status.set_stopping();
-    let mut tasks = Vec::new();
-    let mut all = TopicPartitionList::new();
-    {
-        let mut assignment = shared.assignment();
-        for (partition, slot) in assignment.drain() {
-            all.add_partition(&shared.input_topic, partition);
-            // Not yet queued: the next owner reads it again.
-            drop(slot.stash);
-            slot.cancel.cancel();
-            drop(slot.tx);
-            tasks.push(slot.task);
-        }
-    }
-    if all.count() > 0 {
-        let _ = consumer.pause(&all);
-    }
-    let remaining = || {
-        deadline
+    let until = Instant::now()
+        + deadline
             .lock()
             .expect("deadline")
             .map_or(Duration::from_secs(30), |d| {
                 d.saturating_duration_since(Instant::now())
-            })
-    };
+            });
     if shared.fatal().is_none() {
+        {
+            let mut assignment = shared.assignment();
+            let mut all = TopicPartitionList::new();
+            for (partition, slot) in assignment.iter_mut() {
+                all.add_partition(&shared.input_topic, *partition);
+                // Not yet queued: the next owner reads it again.
+                slot.stash = None;
+            }
+            if all.count() > 0 {
+                let _ = consumer.pause(&all);
+            }
+        }
+        consumer.unsubscribe();
+        while !shared.assignment().is_empty() && Instant::now() < until && shared.fatal().is_none()
+        {
+            // Serves the revoke callback; a message fetched before the pause is left
+            // to the next owner.
+            let _ = consumer.poll(Duration::from_millis(50));
+        }
+        let tasks: Vec<_> = shared
+            .assignment()
+            .drain()
+            .map(|(_, slot)| {
+                slot.cancel.cancel();
+                slot.task
+            })
+            .collect();
         let (done, finished) = std::sync::mpsc::channel();
         if shared
             .control
             .send(Control::Shutdown { tasks, done })
             .is_ok()
         {
-            let _ = finished.recv_timeout(remaining());
+            let _ = finished.recv_timeout(until.saturating_duration_since(Instant::now()));
         }
     }
     shared.committer_done.store(true, Ordering::SeqCst);

@@ -56,6 +56,7 @@ pub(crate) async fn run<H: Handler>(
                 (vec![record], Disposition::DeadLettered)
             }
             Outcome::Abandoned => return,
+            Outcome::Stale => continue,
             Outcome::Fatal(reason) => {
                 shared.fail(reason);
                 return;
@@ -91,6 +92,8 @@ enum Outcome {
     DeadLetter(Failure, u32),
     /// Cancelled during a retry (revoke or shutdown): the next owner processes it.
     Abandoned,
+    /// An exactly-once rewind happened during a retry: it will be read again.
+    Stale,
     Fatal(String),
 }
 
@@ -131,7 +134,7 @@ async fn handle_with_retries<H: Handler>(
                     _ = cancel.cancelled() => return Outcome::Abandoned,
                 }
                 if message.generation != shared.generation() {
-                    return Outcome::Abandoned;
+                    return Outcome::Stale;
                 }
                 attempt += 1;
             }

@@ -92,6 +92,14 @@ pub(crate) struct Shared {
     pub runtime: tokio::runtime::Handle,
     /// The largest record each output topic accepts, known once topics are checked.
     pub limits: std::sync::OnceLock<RecordLimits>,
+    /// Rewinds asked of the poll thread, each answered on its channel.
+    pub rewinds: Mutex<Vec<(u64, std::sync::mpsc::Sender<Result<(), String>>)>>,
+    /// Numbers rewind requests.
+    pub rewind_ids: AtomicU64,
+    /// The poll thread is inside a rebalance callback, waiting for the committer.
+    pub in_rebalance: AtomicBool,
+    /// The poll thread left its loop (it serves no more rewind requests).
+    pub poll_loop_done: AtomicBool,
 }
 
 impl Shared {
@@ -126,6 +134,10 @@ impl Shared {
             connected: AtomicBool::new(false),
             runtime,
             limits: std::sync::OnceLock::new(),
+            rewinds: Mutex::new(Vec::new()),
+            rewind_ids: AtomicU64::new(0),
+            in_rebalance: AtomicBool::new(false),
+            poll_loop_done: AtomicBool::new(false),
         }
     }
 

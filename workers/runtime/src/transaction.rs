@@ -19,7 +19,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::Producer;
 
 use crate::committer::Committer;
-use crate::consumer::{ConsumerCallbacks, offsets_list, rewind};
+use crate::consumer::{ConsumerCallbacks, offsets_list, request_rewind};
 use crate::error::RuntimeError;
 use crate::message::{OutputRecord, Prepared};
 use crate::partition::dead_letter_instead;
@@ -98,6 +98,12 @@ impl TransactionalCommitter {
             )));
         }
         self.shared.metrics.transaction_aborted(&reason);
+        tracing::debug!(
+            worker = self.shared.config.identity.name,
+            transaction = self.transaction,
+            discarded = ?self.offsets,
+            "aborting"
+        );
         if self.open {
             let producer = self.producer.clone();
             let timeout = self.shared.config.transaction_timeout;
@@ -113,7 +119,7 @@ impl TransactionalCommitter {
         }
         self.reset();
         let (shared, consumer) = (self.shared.clone(), self.consumer.clone());
-        tokio::task::spawn_blocking(move || rewind(&shared, &consumer))
+        tokio::task::spawn_blocking(move || request_rewind(&shared, &consumer))
             .await
             .map_err(|e| RuntimeError::Fatal(format!("rewind task failed: {e}")))?
             .map_err(|e| RuntimeError::Fatal(format!("cannot rewind after an abort: {e}")))
@@ -220,6 +226,13 @@ impl Committer for TransactionalCommitter {
         };
         match committed {
             Ok(()) => {
+                tracing::debug!(
+                    worker = self.shared.config.identity.name,
+                    transaction = self.transaction,
+                    messages = self.messages,
+                    offsets = ?self.offsets,
+                    "transaction committed"
+                );
                 self.shared.metrics.transaction_committed();
                 self.shared
                     .metrics
