@@ -5,7 +5,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 E2E_ORDERS ?= 10000
 
-.PHONY: help run test lint fmt deps build schema-check helm-check fuzz e2e \
+.PHONY: help run test lint fmt deps build schema-check helm-check fuzz e2e bench bench-micro chaos \
 	kafka-up kafka-down kafka-cluster kafka-logs registry-up registry-down
 
 help: ## list the targets
@@ -38,6 +38,18 @@ helm-check: deps ## helm lint --strict on every profile and the rendered-manifes
 
 fuzz: ## fuzz the decoder for FUZZ_SECONDS (default 600)
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+bench: deps ## throughput, CPU, memory and latency: passthrough vs workers vs Kafka Streams
+	bash scripts/bench.sh
+
+bench-micro: ## Criterion: codec and each worker's function
+	$(CARGO) bench --locked -p orderflow-events --features registry-double --bench codec
+	$(CARGO) bench --locked -p orderflow --bench workers
+
+chaos: deps ## the failure suite at full size; report in docs/chaos-report.md
+	rm -f target/chaos-report.jsonl
+	ORDERFLOW_CHAOS=full TEST_FILTER=chaos:: TEST_THREADS=1 bash scripts/test.sh
+	.cache/venv/bin/python scripts/chaos-report.py target/chaos-report.jsonl docs/chaos-report.md
 
 e2e: deps ## the end-to-end test with E2E_ORDERS orders (default 10000)
 	ORDERFLOW_E2E_ORDERS=$(E2E_ORDERS) TEST_FILTER=e2e:: bash scripts/test.sh

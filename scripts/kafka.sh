@@ -29,7 +29,7 @@ cache=${KAFKA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/orderflow}
 dist="$cache/kafka-$version"
 state=${KAFKA_STATE_DIR:-$repo/.cache/kafka}
 port=${KAFKA_PORT:-9092}
-heap=${KAFKA_HEAP:-512m}
+heap=${KAFKA_HEAP:-1g}
 
 secure=${KAFKA_SASL_SSL:-}
 scram_password=${KAFKA_SCRAM_PASSWORD:-orderflow-secret}

@@ -83,7 +83,8 @@ fi
 
 log "tests"
 if [ -n "${TEST_FILTER:-}" ]; then
-  cargo test --locked -p orderflow-tests --test integration -- --nocapture "$TEST_FILTER"
+  cargo test --locked -p orderflow-tests --test integration -- --nocapture \
+    --test-threads="${TEST_THREADS:-2}" "$TEST_FILTER"
 else
   cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
 fi
