@@ -63,6 +63,9 @@ pub(crate) enum Control {
     },
 }
 
+/// A rewind asked of the poll thread: its number, and where to answer.
+pub(crate) type RewindRequest = (u64, std::sync::mpsc::Sender<Result<(), String>>);
+
 /// State of one running worker.
 pub(crate) struct Shared {
     pub config: RuntimeConfig,
@@ -93,7 +96,7 @@ pub(crate) struct Shared {
     /// The largest record each output topic accepts, known once topics are checked.
     pub limits: std::sync::OnceLock<RecordLimits>,
     /// Rewinds asked of the poll thread, each answered on its channel.
-    pub rewinds: Mutex<Vec<(u64, std::sync::mpsc::Sender<Result<(), String>>)>>,
+    pub rewinds: Mutex<Vec<RewindRequest>>,
     /// Numbers rewind requests.
     pub rewind_ids: AtomicU64,
     /// The poll thread is inside a rebalance callback, waiting for the committer.
