@@ -94,13 +94,18 @@ class Kafka:
         finally:
             consumer.close()
 
-    def committed(self, group, topic, partitions):
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False})
+    def offsets_reader(self, group):
+        """A client that reads `group`'s committed offsets (it never joins the group)."""
+        return Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False})
+
+    @staticmethod
+    def committed(reader, topic, partitions):
+        """Committed offsets by partition; empty while the coordinator is not ready."""
         try:
-            offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-            return {tp.partition: tp.offset for tp in offsets}
-        finally:
-            consumer.close()
+            offsets = reader.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        except Exception:  # noqa: BLE001 - coordinator loading or moving: ask again
+            return {}
+        return {tp.partition: tp.offset for tp in offsets}
 
 
 def command(variant, guarantee, kafka, input_topic, output, dlq, group):
@@ -170,14 +175,16 @@ def drain(kafka, broker_pid, variant, guarantee, input_topic, partitions, events
     watcher = threading.Thread(target=first_output, args=(kafka, output, started + 600, found), daemon=True)
     watcher.start()
     drained = None
+    reader = kafka.offsets_reader(group)
     while time.monotonic() - started < 900:
         if process.poll() is not None:
             raise RuntimeError(f"{variant} {guarantee} exited early; see {log_path}")
-        committed = kafka.committed(group, input_topic, partitions)
+        committed = kafka.committed(reader, input_topic, partitions)
         if all(committed.get(p, -1) >= end for p, end in ends.items()):
             drained = time.monotonic()
             break
         time.sleep(0.2)
+    reader.close()
     if drained is None:
         raise RuntimeError(f"{variant} {guarantee} did not drain in 900 s")
     cpu = cpu_seconds(process.pid)

@@ -6,13 +6,11 @@
 use std::time::{Duration, Instant};
 
 use orderflow_tests::chaos::{
-    Fleet, LagMonitor, Pipeline, Row, full, loadgen, record, rss_kib, scale, size,
+    Fleet, LagMonitor, Pipeline, Row, conclude, full, loadgen, record, rss_kib, scale, size,
 };
 use orderflow_tests::cluster::LocalCluster;
 use orderflow_tests::{Kafka, kafka};
 use rand::Rng;
-
-const DRAIN: Duration = Duration::from_secs(180);
 
 fn leak(kafka: Kafka) -> &'static Kafka {
     Box::leak(Box::new(kafka))
@@ -60,24 +58,11 @@ async fn sigkill_storm(guarantee: &'static str) {
         kills += 1;
         last_fault = Instant::now();
     }
-    wait_loaded(generator, Duration::from_secs(600)).await;
-    let recovery = monitor
-        .wait_for_zero(DRAIN)
-        .await
-        .map(|_| last_fault.elapsed());
-    let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
-    fleet.stop_all(Duration::from_secs(25)).await;
-    record(Row {
-        scenario: format!("SIGKILL storm ({guarantee})"),
-        events,
-        faults: kills,
-        lost: report.lost,
-        duplicated: report.duplicated,
-        worst_lag: monitor.worst(),
-        recovery_seconds: recovery.map_or(-1.0, |d| d.as_secs_f64()),
-        size: size(),
-    });
-    monitor.stop().await;
+    let scenario = format!("SIGKILL storm ({guarantee})");
+    let report = conclude(
+        kafka, &pipeline, &mut fleet, monitor, generator, last_fault, scenario, events, kills,
+    )
+    .await;
     assert!(kills >= 2, "only {kills} kills happened");
     assert_eq!(report.lost, 0, "{report:?}");
     assert_eq!(report.order_violations, 0, "{report:?}");
@@ -128,25 +113,19 @@ async fn rolling_restarts(guarantee: &'static str) {
             restarts += 1;
         }
     }
-    let last_fault = Instant::now();
-    wait_loaded(generator, Duration::from_secs(600)).await;
-    let recovery = monitor
-        .wait_for_zero(DRAIN)
-        .await
-        .map(|_| last_fault.elapsed());
-    let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
-    fleet.stop_all(Duration::from_secs(25)).await;
-    record(Row {
-        scenario: format!("rolling SIGTERM restarts ({guarantee})"),
+    let scenario = format!("rolling SIGTERM restarts ({guarantee})");
+    let report = conclude(
+        kafka,
+        &pipeline,
+        &mut fleet,
+        monitor,
+        generator,
+        Instant::now(),
+        scenario,
         events,
-        faults: restarts,
-        lost: report.lost,
-        duplicated: report.duplicated,
-        worst_lag: monitor.worst(),
-        recovery_seconds: recovery.map_or(-1.0, |d| d.as_secs_f64()),
-        size: size(),
-    });
-    monitor.stop().await;
+        restarts,
+    )
+    .await;
     assert!(report.is_clean(), "{report:?}");
 }
 
@@ -198,23 +177,23 @@ async fn chaos_broker_killed_and_restarted() {
             .unwrap_or_else(|| panic!("lag not back to 0 within 120 s of return {}", round + 1));
         worst_recovery = worst_recovery.max(recovery);
     }
-    wait_loaded(generator, Duration::from_secs(600)).await;
-    monitor.wait_for_zero(DRAIN).await.expect("drained");
-    let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
     let crashed = fleet.crashed();
-    fleet.workers.retain(|_, p| p.try_wait().is_none());
-    fleet.stop_all(Duration::from_secs(25)).await;
-    record(Row {
-        scenario: "broker SIGKILL and restart".into(),
+    let scenario = format!(
+        "broker SIGKILL and restart (worst recovery {:.1} s)",
+        worst_recovery.as_secs_f64()
+    );
+    let report = conclude(
+        kafka,
+        &pipeline,
+        &mut fleet,
+        monitor,
+        generator,
+        Instant::now(),
+        scenario,
         events,
-        faults: rounds,
-        lost: report.lost,
-        duplicated: report.duplicated,
-        worst_lag: monitor.worst(),
-        recovery_seconds: worst_recovery.as_secs_f64(),
-        size: size(),
-    });
-    monitor.stop().await;
+        rounds,
+    )
+    .await;
     println!(
         "workers that exited during the outages (restarted by an orchestrator in production): {crashed:?}"
     );
@@ -253,25 +232,11 @@ async fn chaos_partition_leader_killed_on_three_brokers() {
         cluster.start_broker(leader).await;
         last_fault = Instant::now();
     }
-    wait_loaded(generator, Duration::from_secs(600)).await;
-    let recovery = monitor
-        .wait_for_zero(DRAIN)
-        .await
-        .map(|_| last_fault.elapsed());
-    let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
-    fleet.workers.retain(|_, p| p.try_wait().is_none());
-    fleet.stop_all(Duration::from_secs(25)).await;
-    record(Row {
-        scenario: "leader broker killed (3 brokers, RF 3, min ISR 2)".into(),
-        events,
-        faults: rounds,
-        lost: report.lost,
-        duplicated: report.duplicated,
-        worst_lag: monitor.worst(),
-        recovery_seconds: recovery.map_or(-1.0, |d| d.as_secs_f64()),
-        size: size(),
-    });
-    monitor.stop().await;
+    let scenario = "leader broker killed (3 brokers, RF 3, min ISR 2)".to_owned();
+    let report = conclude(
+        kafka, &pipeline, &mut fleet, monitor, generator, last_fault, scenario, events, rounds,
+    )
+    .await;
     assert!(report.is_clean(), "{report:?}");
 }
 
@@ -382,26 +347,21 @@ async fn chaos_rebalance_storm() {
             faults += 1;
         }
     }
-    let last_fault = Instant::now();
-    wait_loaded(generator, Duration::from_secs(600)).await;
-    let recovery = monitor
-        .wait_for_zero(DRAIN)
-        .await
-        .map(|_| last_fault.elapsed());
-    let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
-    fleet.stop_all(Duration::from_secs(25)).await;
-    let stall = monitor.longest_stall();
-    record(Row {
-        scenario: "scale 1 to 4 to 1 (rebalance storm)".into(),
+    let stall = monitor.longest_stall_probe();
+    let scenario = "scale 1 to 4 to 1 (rebalance storm)".to_owned();
+    let report = conclude(
+        kafka,
+        &pipeline,
+        &mut fleet,
+        monitor,
+        generator,
+        Instant::now(),
+        scenario,
         events,
         faults,
-        lost: report.lost,
-        duplicated: report.duplicated,
-        worst_lag: monitor.worst(),
-        recovery_seconds: recovery.map_or(-1.0, |d| d.as_secs_f64()),
-        size: size(),
-    });
-    monitor.stop().await;
+    )
+    .await;
+    let stall = stall.longest();
     println!("longest partition stall with lag: {stall:?}");
     assert!(report.is_clean(), "{report:?}");
     assert!(

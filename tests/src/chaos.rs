@@ -231,7 +231,18 @@ pub fn loadgen(kafka: &Kafka, topic: &str, count: u64, rate: u64, seed: u64) -> 
 /// without progress while they had lag.
 pub struct LagMonitor {
     state: Arc<Mutex<LagState>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Reads the longest stall of a [`LagMonitor`], also after it stopped.
+pub struct StallProbe(Arc<Mutex<LagState>>);
+
+impl StallProbe {
+    /// The longest time a partition had lag without its committed offset moving.
+    pub fn longest(&self) -> Duration {
+        self.0.lock().expect("lag state").longest_stall
+    }
 }
 
 #[derive(Default)]
@@ -246,14 +257,20 @@ impl LagMonitor {
     /// Starts sampling every 500 ms.
     pub fn start(settings: KafkaSettings, group: &str, topic: &str, partitions: i32) -> LagMonitor {
         let state = Arc::new(Mutex::new(LagState::default()));
-        let (group, topic, shared) = (group.to_owned(), topic.to_owned(), state.clone());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (group, topic, shared, stopped) = (
+            group.to_owned(),
+            topic.to_owned(),
+            state.clone(),
+            stop.clone(),
+        );
         let task = tokio::task::spawn_blocking(move || {
             let consumer: BaseConsumer = match settings.create(&[("group.id", &group)]) {
                 Ok(consumer) => consumer,
                 Err(_) => return,
             };
             let mut progress: HashMap<i32, (i64, Instant)> = HashMap::new();
-            while Arc::strong_count(&shared) > 1 {
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
                 let Some(lags) = sample(&consumer, &topic, partitions) else {
                     // Unknown (the cluster is down): not caught up.
                     shared.lock().expect("lag state").zero_since = None;
@@ -284,7 +301,7 @@ impl LagMonitor {
                 std::thread::sleep(Duration::from_millis(500));
             }
         });
-        LagMonitor { state, task }
+        LagMonitor { state, stop, task }
     }
 
     /// The largest total lag seen.
@@ -292,9 +309,9 @@ impl LagMonitor {
         self.state.lock().expect("lag state").worst
     }
 
-    /// The longest time a partition had lag without its committed offset moving.
-    pub fn longest_stall(&self) -> Duration {
-        self.state.lock().expect("lag state").longest_stall
+    /// A reader of the longest stall that outlives the monitor.
+    pub fn longest_stall_probe(&self) -> StallProbe {
+        StallProbe(self.state.clone())
     }
 
     /// Waits until a sample taken from now on shows lag 0; returns how long that took,
@@ -313,9 +330,8 @@ impl LagMonitor {
 
     /// Stops sampling.
     pub async fn stop(self) {
-        let LagMonitor { state, task } = self;
-        drop(state);
-        let _ = task.await;
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.task.await;
     }
 }
 
@@ -391,4 +407,48 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The end of a scenario under load: waits for the load generator to finish and the
+/// lag to reach 0 (recovery is counted from `last_fault`), verifies the outputs, stops
+/// the workers still running, and records the row.
+#[allow(clippy::too_many_arguments)]
+pub async fn conclude(
+    kafka: &Kafka,
+    pipeline: &Pipeline,
+    fleet: &mut Fleet,
+    monitor: LagMonitor,
+    mut generator: Process,
+    last_fault: Instant,
+    scenario: String,
+    events: u64,
+    faults: u64,
+) -> Report {
+    let loaded = generator.wait(Duration::from_secs(900)).await;
+    assert!(
+        loaded.is_some_and(|s| s.success()),
+        "loadgen failed: {loaded:?}\n{}",
+        generator.log()
+    );
+    let recovery = monitor
+        .wait_for_zero(Duration::from_secs(180))
+        .await
+        .map(|_| last_fault.elapsed());
+    let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
+    fleet
+        .workers
+        .retain(|_, process| process.try_wait().is_none());
+    fleet.stop_all(Duration::from_secs(25)).await;
+    record(Row {
+        scenario,
+        events,
+        faults,
+        lost: report.lost,
+        duplicated: report.duplicated,
+        worst_lag: monitor.worst(),
+        recovery_seconds: recovery.map_or(-1.0, |d| d.as_secs_f64()),
+        size: size(),
+    });
+    monitor.stop().await;
+    report
 }
