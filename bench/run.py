@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from hdrh.histogram import HdrHistogram
 
@@ -143,12 +143,14 @@ class Sampler(threading.Thread):
             time.sleep(0.1)
 
 
-def first_output(kafka, topic, deadline, found):
+def first_output(kafka, topic, partitions, deadline, found):
+    """Records when the first output of `topic` is readable. The reader assigns itself
+    the partitions (no group join), so its own start-up does not count."""
     consumer = Consumer({
         "bootstrap.servers": kafka.bootstrap, "group.id": f"bench-first-{uuid.uuid4().hex}",
-        "auto.offset.reset": "earliest", "isolation.level": "read_committed", "enable.auto.commit": False,
+        "isolation.level": "read_committed", "enable.auto.commit": False, "fetch.wait.max.ms": 10,
     })
-    consumer.subscribe([topic])
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     try:
         while time.monotonic() < deadline and "at" not in found:
             message = consumer.poll(0.05)
@@ -172,7 +174,7 @@ def drain(kafka, broker_pid, variant, guarantee, input_topic, partitions, events
     sampler = Sampler(process.pid)
     sampler.start()
     found = {}
-    watcher = threading.Thread(target=first_output, args=(kafka, output, started + 600, found), daemon=True)
+    watcher = threading.Thread(target=first_output, args=(kafka, output, partitions, started + 600, found), daemon=True)
     watcher.start()
     drained = None
     reader = kafka.offsets_reader(group)

@@ -3,7 +3,8 @@
 //!
 //! It receives each handled message from its partition's task, in partition order,
 //! writes its records, and commits every `--commit-interval-ms` or
-//! `--commit-max-messages`. Revokes and shutdown come from the poll thread as
+//! `--commit-max-messages`; results that arrive during a commit wait for the next
+//! transaction in memory (bounded), so the partition tasks do not stall. Revokes and shutdown come from the poll thread as
 //! [`Control`] messages: the committer first takes every result the finishing
 //! partition tasks still send, then commits, then answers.
 
@@ -72,11 +73,11 @@ pub(crate) async fn run<C: Committer>(
             },
             Some(item) = items.recv() => {
                 match committer.accept(item).await {
-                    Ok(()) if committer.due() => committer.commit().await,
+                    Ok(()) if committer.due() => commit(&mut committer, &mut items, &shared).await,
                     other => other,
                 }
             }
-            _ = tick.tick() => committer.commit().await,
+            _ = tick.tick() => commit(&mut committer, &mut items, &shared).await,
         };
         if let Err(error) = step {
             break Err(error);
@@ -86,6 +87,36 @@ pub(crate) async fn run<C: Committer>(
         shared.fail(error.to_string());
     }
     result
+}
+
+/// Commits while the partition tasks go on: results that arrive during the commit are
+/// kept (up to the committer queue's size again) and accepted, in order, into the next
+/// transaction, so that a commit's round trips do not stall the partitions behind it.
+async fn commit<C: Committer>(
+    committer: &mut C,
+    items: &mut mpsc::Receiver<Prepared>,
+    shared: &Shared,
+) -> Result<(), RuntimeError> {
+    let limit = items.max_capacity();
+    let mut arrived = Vec::new();
+    loop {
+        {
+            let mut committing = std::pin::pin!(committer.commit());
+            loop {
+                tokio::select! {
+                    biased;
+                    result = &mut committing => break result?,
+                    Some(item) = items.recv(), if arrived.len() < limit => arrived.push(item),
+                }
+            }
+        }
+        for item in arrived.drain(..) {
+            committer.accept(item).await?;
+        }
+        if !committer.due() || shared.fatal().is_some() {
+            return Ok(());
+        }
+    }
 }
 
 /// Accepts results until every task in `tasks` ended, then whatever is left queued.

@@ -1,9 +1,10 @@
 //! The consumer side: the poll thread, rebalance callbacks and the exactly-once rewind.
 //!
 //! One OS thread owns the poll loop. It copies each message into its partition's
-//! bounded queue; when a queue is full, it keeps that one message aside and pauses
-//! the partition (librdkafka stops fetching it and drops what it prefetched), so
-//! memory stays bounded at any lag. Rebalance callbacks run on this thread, inside
+//! bounded queue; when a queue stays full (beyond a short wait), it keeps that one
+//! message aside and pauses the partition (librdkafka stops fetching it and drops what
+//! it prefetched), so memory stays bounded at any lag and a stuck partition does not
+//! hold the others up. Rebalance callbacks run on this thread, inside
 //! `poll`: a revoke hands the partitions' work to the committer and blocks until it
 //! is committed (or aborted when the assignment was lost), before librdkafka gives
 //! the partitions up.
@@ -24,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::message::InputMessage;
 use crate::shared::{Control, Shared, Slot};
 
+/// How long the poll thread waits for room in a full partition queue before it pauses
+/// the partition.
+const QUEUE_WAIT: Duration = Duration::from_millis(100);
 /// How long a revoke may take to commit before the poll thread gives up waiting.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -428,7 +432,20 @@ fn dispatch(
     ));
     slot.first_offset.get_or_insert(input.offset);
     shared.metrics.consumed();
-    match slot.tx.try_send(input) {
+    let sent = match slot.tx.try_send(input) {
+        Err(TrySendError::Full(input)) => {
+            let tx = slot.tx.clone();
+            drop(assignment);
+            let sent = wait_for_room(shared, &tx, input);
+            assignment = shared.assignment();
+            sent
+        }
+        other => other,
+    };
+    let Some(slot) = assignment.get_mut(&partition) else {
+        return;
+    };
+    match sent {
         Ok(()) => {}
         Err(TrySendError::Full(input)) => {
             slot.stash = Some(input);
@@ -448,8 +465,29 @@ fn dispatch(
     }
 }
 
+/// Waits (bounded) for room in a full partition queue: a queue full for a moment (a
+/// commit in progress, a burst) is waited for, since pausing would drop the partition's
+/// prefetched messages and cost a fetch round trip. Called without the assignment lock.
+fn wait_for_room(
+    shared: &Shared,
+    tx: &tokio::sync::mpsc::Sender<Arc<InputMessage>>,
+    input: Arc<InputMessage>,
+) -> Result<(), TrySendError<Arc<InputMessage>>> {
+    let waited = shared
+        .runtime
+        .block_on(async { tokio::time::timeout(QUEUE_WAIT, tx.reserve()).await });
+    match waited {
+        Ok(Ok(permit)) => {
+            permit.send(input);
+            Ok(())
+        }
+        Ok(Err(_)) => Err(TrySendError::Closed(input)),
+        Err(_) => Err(TrySendError::Full(input)),
+    }
+}
+
 /// Delivers messages kept aside into queues that have room and resumes their
-/// partitions. Returns whether any partition is still paused.
+/// partitions once their queues are half empty. Returns whether any partition is still paused.
 fn deliver_stashes(shared: &Shared, consumer: &BaseConsumer<ConsumerCallbacks>) -> bool {
     let mut assignment = shared.assignment();
     let mut still_paused = false;
@@ -463,7 +501,9 @@ fn deliver_stashes(shared: &Shared, consumer: &BaseConsumer<ConsumerCallbacks>) 
                 }
             }
         }
-        if slot.paused && slot.stash.is_none() {
+        // Resume only once half the queue is free: a resumed partition refetches a
+        // whole batch, and pausing again drops what of it did not fit.
+        if slot.paused && slot.stash.is_none() && slot.tx.capacity() * 2 >= slot.tx.max_capacity() {
             slot.paused = false;
             resume.add_partition(&shared.input_topic, *partition);
         }

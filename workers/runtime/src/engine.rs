@@ -36,7 +36,7 @@ use crate::valve::Valve;
 /// How long the worker waits for the cluster at start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Results queued between the partition tasks and the committer.
-const COMMITTER_QUEUE: usize = 1024;
+const COMMITTER_QUEUE: usize = 8192;
 
 /// Runs a worker until `shutdown` resolves (clean stop: `Ok`) or a fatal error.
 pub async fn run<H: Handler>(
@@ -139,7 +139,14 @@ pub async fn run<H: Handler>(
         // The poll thread gets this reference and drops the consumer last (see poll_loop).
         std::thread::Builder::new()
             .name(format!("{name}-poll"))
-            .spawn(move || poll_loop(shared, consumer, deadline))
+            .spawn(move || {
+                let failed = shared.clone();
+                let run = std::panic::AssertUnwindSafe(|| poll_loop(shared, consumer, deadline));
+                if std::panic::catch_unwind(run).is_err() {
+                    // The worker must not sit there without a poll thread.
+                    failed.fail("the poll thread panicked (see the log above)");
+                }
+            })
             .map_err(|e| RuntimeError::Fatal(format!("cannot start the poll thread: {e}")))?
     };
 
@@ -244,7 +251,9 @@ pub fn consumer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
         ("enable.auto.offset.store", "false".to_owned()),
         ("statistics.interval.ms", "5000".to_owned()),
         // The whole prefetch queue, not per partition: memory stays bounded at any lag.
-        ("queued.max.messages.kbytes", "16384".to_owned()),
+        ("queued.max.messages.kbytes", "2048".to_owned()),
+        // When that queue is full, look again soon rather than after a second.
+        ("fetch.queue.backoff.ms", "20".to_owned()),
     ];
     if at_least_once {
         properties.push((
@@ -268,7 +277,7 @@ pub fn producer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
         ("compression.type", "lz4".to_owned()),
         // Bounded producer queue: when it is full, the committer waits (backpressure).
         ("queue.buffering.max.messages", "100000".to_owned()),
-        ("queue.buffering.max.kbytes", "65536".to_owned()),
+        ("queue.buffering.max.kbytes", "16384".to_owned()),
     ];
     match config.guarantee {
         Guarantee::ExactlyOnce => {

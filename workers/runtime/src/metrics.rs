@@ -62,6 +62,17 @@ pub fn prometheus() -> PrometheusHandle {
                 .install_recorder()
                 .expect("the Prometheus recorder is installed once");
             describe();
+            // Histogram samples wait in buffers until upkeep folds them in; a scrape
+            // does it too, but memory must stay flat when nobody scrapes.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                });
             handle
         })
         .clone()

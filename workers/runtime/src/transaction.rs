@@ -218,6 +218,7 @@ impl Committer for TransactionalCommitter {
         let committed = match sent {
             Ok(()) => {
                 blocking_call("committing the transaction", move || {
+                    await_deliveries(&producer, timeout);
                     producer.commit_transaction(timeout)
                 })
                 .await
@@ -267,6 +268,17 @@ impl Committer for TransactionalCommitter {
 
     async fn close(&mut self) -> Result<(), RuntimeError> {
         self.commit().await
+    }
+}
+
+/// Waits (bounded by `timeout`) until every record sent is acknowledged. The client's
+/// own commit flushes first, but with the delivery reports served by another thread it
+/// waits in steps of 100 ms; arriving with nothing outstanding skips that wait. A
+/// zero-timeout flush also sends lingering batches at once.
+fn await_deliveries(producer: &WorkerProducer, timeout: Duration) {
+    let until = std::time::Instant::now() + timeout;
+    while producer.flush(Duration::ZERO).is_err() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
