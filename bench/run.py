@@ -143,17 +143,21 @@ class Sampler(threading.Thread):
             time.sleep(0.1)
 
 
-def first_output(kafka, topic, partitions, deadline, found):
+def first_output(kafka, topic, partitions, deadline, found, ready):
     """Records when the first output of `topic` is readable. The reader assigns itself
-    the partitions (no group join), so its own start-up does not count."""
+    the partitions (no group join) and has been fetching for a second when it sets
+    `ready`, so its own start-up does not count."""
     consumer = Consumer({
         "bootstrap.servers": kafka.bootstrap, "group.id": f"bench-first-{uuid.uuid4().hex}",
         "isolation.level": "read_committed", "enable.auto.commit": False, "fetch.wait.max.ms": 10,
     })
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    warm_until = time.monotonic() + 1.0
     try:
         while time.monotonic() < deadline and "at" not in found:
-            message = consumer.poll(0.05)
+            if not ready.is_set() and time.monotonic() >= warm_until:
+                ready.set()
+            message = consumer.poll(0.01)
             if message is not None and message.error() is None:
                 found["at"] = time.monotonic()
     finally:
@@ -167,15 +171,17 @@ def drain(kafka, broker_pid, variant, guarantee, input_topic, partitions, events
     kafka.create(dlq, 1)
     ends = kafka.end_offsets(input_topic, partitions)
     log_path = os.path.join(REPO, ".cache", f"bench-{group}.log")
+    found, ready = {}, threading.Event()
+    watcher = threading.Thread(target=first_output, daemon=True,
+                               args=(kafka, output, partitions, time.monotonic() + 600, found, ready))
+    watcher.start()
+    ready.wait(30)
     broker_before = cpu_seconds(broker_pid)
     started = time.monotonic()
     process = subprocess.Popen(command(variant, guarantee, kafka, input_topic, output, dlq, group),
                                stdout=open(log_path, "w"), stderr=subprocess.STDOUT, cwd=REPO)
     sampler = Sampler(process.pid)
     sampler.start()
-    found = {}
-    watcher = threading.Thread(target=first_output, args=(kafka, output, partitions, started + 600, found), daemon=True)
-    watcher.start()
     drained = None
     reader = kafka.offsets_reader(group)
     while time.monotonic() - started < 900:
@@ -185,7 +191,7 @@ def drain(kafka, broker_pid, variant, guarantee, input_topic, partitions, events
         if all(committed.get(p, -1) >= end for p, end in ends.items()):
             drained = time.monotonic()
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     reader.close()
     if drained is None:
         raise RuntimeError(f"{variant} {guarantee} did not drain in 900 s")

@@ -9,6 +9,7 @@
 //! owner; a transaction left open is aborted by the broker or fenced by the next
 //! instance with the same transactional id.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,13 +74,14 @@ pub async fn run<H: Handler>(
     ));
 
     let consumer = create_consumer(&config, &shared)?;
-    connect(&shared, &consumer).await?;
+    let existing = connect(&shared, &consumer).await?;
     tracing::debug!(worker = name, "connected");
     let outputs = [config.output_topic.as_str(), config.dlq_topic.as_str()];
     let limits = topics::prepare(
         &config.kafka,
         &config.input_topic,
         &outputs,
+        &existing,
         config.create_topics,
     )
     .await?;
@@ -313,18 +315,19 @@ fn generated_transactional_id(config: &RuntimeConfig) -> String {
 }
 
 /// Waits until the cluster answers, so that wrong credentials or TLS settings stop the
-/// worker with their reason instead of a silent retry loop.
+/// worker with their reason instead of a silent retry loop. Returns the topics the
+/// cluster has.
 async fn connect(
     shared: &Arc<Shared>,
     consumer: &Arc<BaseConsumer<ConsumerCallbacks>>,
-) -> Result<(), RuntimeError> {
+) -> Result<HashSet<String>, RuntimeError> {
     let started = Instant::now();
     loop {
         let probe = consumer.clone();
         let result = tokio::task::spawn_blocking(move || {
             let result = probe
                 .fetch_metadata(None, Duration::from_secs(5))
-                .map(|_| ());
+                .map(|metadata| topics::existing(&metadata));
             // Serves the client's queued events, log lines first, to the callbacks: its
             // error events (authentication, TLS) become this worker's stop reason. One
             // event per poll call.
@@ -339,11 +342,11 @@ async fn connect(
             return Err(RuntimeError::Fatal(reason));
         }
         match result {
-            Ok(()) => {
+            Ok(existing) => {
                 shared
                     .connected
                     .store(true, std::sync::atomic::Ordering::SeqCst);
-                return Ok(());
+                return Ok(existing);
             }
             Err(error) if started.elapsed() >= CONNECT_TIMEOUT => {
                 return Err(RuntimeError::Fatal(format!(

@@ -1,12 +1,13 @@
 //! Topics a worker needs: checked at start (a missing one is named), created with
 //! `--create-topics` for development, and the record size each accepts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::metadata::Metadata;
 
 use crate::error::RuntimeError;
 use crate::kafka::KafkaSettings;
@@ -62,19 +63,21 @@ impl RecordLimits {
     }
 }
 
-/// Checks that every topic exists (creating missing ones when `create` is set) and
-/// reads the record size limit of the `outputs`.
+/// Checks that every topic is among the `existing` ones (creating missing ones when
+/// `create` is set) and reads the record size limit of the `outputs`.
 pub async fn prepare(
     settings: &KafkaSettings,
     input: &str,
     outputs: &[&str],
+    existing: &HashSet<String>,
     create: bool,
 ) -> Result<RecordLimits, RuntimeError> {
     let admin: AdminClient<DefaultClientContext> = settings.create(&[])?;
-    let all: Vec<&str> = std::iter::once(input)
+    let missing: Vec<String> = std::iter::once(input)
         .chain(outputs.iter().copied())
+        .filter(|topic| !existing.contains(*topic))
+        .map(str::to_owned)
         .collect();
-    let missing = missing_topics(&admin, &all).await?;
     if !missing.is_empty() {
         if !create {
             return Err(RuntimeError::Config(format!(
@@ -109,6 +112,16 @@ pub async fn prepare(
         default: client_limit.saturating_sub(BATCH_OVERHEAD),
         by_topic,
     })
+}
+
+/// The topics in `metadata` that are usable: known, without error, with partitions.
+pub fn existing(metadata: &Metadata) -> HashSet<String> {
+    metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| t.name().to_owned())
+        .collect()
 }
 
 /// The topics of `topics` the cluster does not have.
