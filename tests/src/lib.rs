@@ -23,6 +23,7 @@ use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -189,17 +190,34 @@ impl Kafka {
         records: impl IntoIterator<Item = (String, Vec<u8>, Option<OwnedHeaders>)>,
     ) {
         let producer = self.producer();
-        let mut pending = Vec::new();
+        // Owned before the first await (the caller's iterator need not be Send).
+        let records: Vec<_> = records.into_iter().collect();
+        let mut pending = std::collections::VecDeque::new();
         for (key, value, headers) in records {
-            let mut record = FutureRecord::to(topic).key(&key).payload(&value);
-            if let Some(headers) = headers {
-                record = record.headers(headers);
+            loop {
+                let mut record = FutureRecord::to(topic).key(&key).payload(&value);
+                if let Some(headers) = &headers {
+                    record = record.headers(headers.clone());
+                }
+                match producer.send_result(record) {
+                    Ok(delivery) => {
+                        pending.push_back(delivery);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {}
+                    Err((error, _)) => panic!("enqueue: {error}"),
+                }
+                // The client's queue is full: wait for the oldest acknowledgement.
+                match pending.pop_front() {
+                    Some(oldest) => {
+                        oldest
+                            .await
+                            .expect("delivery canceled")
+                            .expect("delivery failed");
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
             }
-            let delivery = producer
-                .send_result(record)
-                .map_err(|(error, _)| error)
-                .expect("enqueue");
-            pending.push(delivery);
         }
         for delivery in pending {
             delivery

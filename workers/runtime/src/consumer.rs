@@ -157,6 +157,7 @@ impl ConsumerContext for ConsumerCallbacks {
                         stash: None,
                         paused: false,
                         first_offset: None,
+                        next_offset: None,
                         cancel,
                         task,
                     },
@@ -287,6 +288,7 @@ pub(crate) fn rewind(
         .committed_offsets(list, Duration::from_secs(10))
         .map_err(|e| format!("reading committed offsets for the rewind: {e}"))?;
     let mut seek = TopicPartitionList::new();
+    let mut targets = HashMap::new();
     for element in committed.elements() {
         let slot = assignment.get(&element.partition());
         let target = match element.offset() {
@@ -299,6 +301,7 @@ pub(crate) fn rewind(
         };
         seek.add_partition_offset(&shared.input_topic, element.partition(), target)
             .map_err(|e| e.to_string())?;
+        targets.insert(element.partition(), target);
     }
     tracing::debug!(worker = shared.config.identity.name, seek = ?seek, "rewinding");
     if seek.count() > 0 {
@@ -317,6 +320,10 @@ pub(crate) fn rewind(
     let mut resume = TopicPartitionList::new();
     for (partition, slot) in assignment.iter_mut() {
         slot.stash = None;
+        slot.next_offset = match targets.get(partition) {
+            Some(Offset::Offset(offset)) => Some(*offset),
+            _ => None,
+        };
         if slot.paused {
             slot.paused = false;
             resume.add_partition(&shared.input_topic, *partition);
@@ -425,6 +432,14 @@ fn dispatch(
         // Fetched just before a revoke: the next owner reads it again.
         return;
     };
+    if slot.next_offset.is_some_and(|next| message.offset() < next) {
+        // Already dispatched in this generation: the client delivered it again.
+        shared
+            .metrics
+            .redelivery_ignored(partition, message.offset());
+        return;
+    }
+    slot.next_offset = Some(message.offset() + 1);
     let input = Arc::new(InputMessage::from_kafka(
         message,
         shared.input_topic.clone(),

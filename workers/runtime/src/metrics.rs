@@ -44,6 +44,8 @@ pub const ASSIGNED: &str = "orderflow_assigned_partitions";
 pub const BACKPRESSURE: &str = "orderflow_backpressure_pauses_total";
 /// Produce failures reported by the client, by `class` (retriable, permanent).
 pub const DELIVERY_ERRORS: &str = "orderflow_delivery_errors_total";
+/// Messages the client delivered again within one generation, ignored.
+pub const REDELIVERIES: &str = "orderflow_redeliveries_ignored_total";
 /// Rewinds to the last committed offsets after an aborted transaction.
 pub const REWINDS: &str = "orderflow_rewinds_total";
 
@@ -117,6 +119,10 @@ fn describe() {
     describe_counter!(
         REWINDS,
         "Rewinds to the last committed offsets after an abort."
+    );
+    describe_counter!(
+        REDELIVERIES,
+        "Messages the client delivered again within one generation, ignored."
     );
 }
 
@@ -343,6 +349,17 @@ impl WorkerMetrics {
     /// An input of a kind the worker does not handle.
     pub fn skipped(&self, reason: &'static str) {
         counter!(SKIPPED, "worker" => self.worker, "reason" => reason).increment(1);
+    }
+
+    /// The client delivered a message of `partition` again that was already dispatched.
+    pub fn redelivery_ignored(&self, partition: i32, offset: i64) {
+        tracing::debug!(
+            worker = self.worker,
+            partition,
+            offset,
+            "message delivered again by the client; ignored"
+        );
+        counter!(REDELIVERIES, "worker" => self.worker).increment(1);
     }
 
     /// A transaction committed.

@@ -28,6 +28,10 @@ pub(crate) struct Slot {
     /// First offset dispatched in this assignment: where a rewind starts when the group
     /// has no committed offset yet.
     pub first_offset: Option<i64>,
+    /// The lowest offset the next dispatched message may have: offsets only move
+    /// forward between two rewinds, so a message the client delivers again (as it can
+    /// around a rebalance) is not processed twice.
+    pub next_offset: Option<i64>,
     /// Stops the task's retries on revoke and shutdown.
     pub cancel: CancellationToken,
     /// The partition's task.
