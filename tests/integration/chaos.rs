@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use orderflow_tests::chaos::{
-    Fleet, LagMonitor, Pipeline, Row, conclude, full, loadgen, record, rss_kib, scale, size,
+    Fleet, LagMonitor, Pipeline, Row, Summary, conclude, full, loadgen, record, rss_kib, scale,
+    size,
 };
 use orderflow_tests::cluster::LocalCluster;
 use orderflow_tests::{Kafka, kafka};
@@ -60,7 +61,17 @@ async fn sigkill_storm(guarantee: &'static str) {
     }
     let scenario = format!("SIGKILL storm ({guarantee})");
     let report = conclude(
-        kafka, &pipeline, &mut fleet, monitor, generator, last_fault, scenario, events, kills,
+        kafka,
+        &pipeline,
+        &mut fleet,
+        monitor,
+        generator,
+        Summary {
+            scenario,
+            events,
+            faults: kills,
+            last_fault,
+        },
     )
     .await;
     assert!(kills >= 2, "only {kills} kills happened");
@@ -120,10 +131,12 @@ async fn rolling_restarts(guarantee: &'static str) {
         &mut fleet,
         monitor,
         generator,
-        Instant::now(),
-        scenario,
-        events,
-        restarts,
+        Summary {
+            scenario,
+            events,
+            faults: restarts,
+            last_fault: Instant::now(),
+        },
     )
     .await;
     assert!(report.is_clean(), "{report:?}");
@@ -188,10 +201,12 @@ async fn chaos_broker_killed_and_restarted() {
         &mut fleet,
         monitor,
         generator,
-        Instant::now(),
-        scenario,
-        events,
-        rounds,
+        Summary {
+            scenario,
+            events,
+            faults: rounds,
+            last_fault: Instant::now(),
+        },
     )
     .await;
     println!(
@@ -234,7 +249,17 @@ async fn chaos_partition_leader_killed_on_three_brokers() {
     }
     let scenario = "leader broker killed (3 brokers, RF 3, min ISR 2)".to_owned();
     let report = conclude(
-        kafka, &pipeline, &mut fleet, monitor, generator, last_fault, scenario, events, rounds,
+        kafka,
+        &pipeline,
+        &mut fleet,
+        monitor,
+        generator,
+        Summary {
+            scenario,
+            events,
+            faults: rounds,
+            last_fault,
+        },
     )
     .await;
     assert!(report.is_clean(), "{report:?}");
@@ -355,10 +380,12 @@ async fn chaos_rebalance_storm() {
         &mut fleet,
         monitor,
         generator,
-        Instant::now(),
-        scenario,
-        events,
-        faults,
+        Summary {
+            scenario,
+            events,
+            faults,
+            last_fault: Instant::now(),
+        },
     )
     .await;
     let stall = stall.longest();

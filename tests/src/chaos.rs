@@ -409,20 +409,28 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// What a scenario did, for its report row.
+pub struct Summary {
+    /// The scenario's name in the report.
+    pub scenario: String,
+    /// Events the load generator wrote.
+    pub events: u64,
+    /// Faults injected.
+    pub faults: u64,
+    /// When the last fault ended: recovery is counted from here.
+    pub last_fault: Instant,
+}
+
 /// The end of a scenario under load: waits for the load generator to finish and the
-/// lag to reach 0 (recovery is counted from `last_fault`), verifies the outputs, stops
-/// the workers still running, and records the row.
-#[allow(clippy::too_many_arguments)]
+/// lag to reach 0, verifies the outputs, stops the workers still running, and records
+/// the row.
 pub async fn conclude(
     kafka: &Kafka,
     pipeline: &Pipeline,
     fleet: &mut Fleet,
     monitor: LagMonitor,
     mut generator: Process,
-    last_fault: Instant,
-    scenario: String,
-    events: u64,
-    faults: u64,
+    summary: Summary,
 ) -> Report {
     let loaded = generator.wait(Duration::from_secs(900)).await;
     assert!(
@@ -433,16 +441,16 @@ pub async fn conclude(
     let recovery = monitor
         .wait_for_zero(Duration::from_secs(180))
         .await
-        .map(|_| last_fault.elapsed());
+        .map(|_| summary.last_fault.elapsed());
     let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
     fleet
         .workers
         .retain(|_, process| process.try_wait().is_none());
     fleet.stop_all(Duration::from_secs(25)).await;
     record(Row {
-        scenario,
-        events,
-        faults,
+        scenario: summary.scenario,
+        events: summary.events,
+        faults: summary.faults,
         lost: report.lost,
         duplicated: report.duplicated,
         worst_lag: monitor.worst(),
