@@ -27,15 +27,17 @@ struct Run {
     task: tokio::task::JoinHandle<Result<(), RuntimeError>>,
 }
 
-/// Starts order-status in this process against `bootstrap`, under a unique metric name.
-fn start(bootstrap: &str, input: &str, output: &str, dlq: &str, extra: &[&str]) -> Run {
+/// Starts order-status in this process against `mock`, under a unique metric name, in
+/// `group` (default: a group of its own).
+fn start(mock: &Mock, group: Option<&str>, extra: &[&str]) -> Run {
     orderflow_runtime::telemetry::init_logging(Some(orderflow_runtime::config::LogFormat::Pretty));
     let name: &'static str = Box::leak(unique("faults").into_boxed_str());
+    let (input, output, dlq) = (&mock.input, &mock.output, &mock.dlq);
     let mut flags = vec![
         "--bootstrap-servers",
-        bootstrap,
+        mock.kafka.bootstrap_servers(),
         "--group-id",
-        name,
+        group.unwrap_or(name),
         "--input-topic",
         input,
         "--output-topic",
@@ -154,13 +156,7 @@ async fn load(mock: &Mock, orders: usize, total: usize) -> usize {
 }
 
 fn run(mock: &Mock) -> Run {
-    start(
-        mock.kafka.bootstrap_servers(),
-        &mock.input,
-        &mock.output,
-        &mock.dlq,
-        &[],
-    )
+    start(mock, None, &[])
 }
 
 async fn wait_committed(name: &str, records: usize) {
@@ -306,4 +302,58 @@ async fn the_worker_rides_out_a_broker_outage_and_commits_everything_once() {
         "transactions commit again after the outage"
     );
     assert_committed_once(name, first + second);
+}
+
+#[tokio::test]
+async fn a_commit_refused_inside_a_revoke_aborts_rewinds_and_loses_nothing() {
+    // The revoke's commit fails while the member keeps other partitions: the abort
+    // rewinds those inside the rebalance callback, and the poll that ran the callback
+    // may return the first message read after the seek. It must be processed, not
+    // dropped as read before the rewind (its successors would go on without it).
+    let mock = mock(1);
+    let inputs = load(&mock, 200, 20_000).await;
+    // Long transactions: the first commit after the refusal is the revoke's own.
+    let slow = [
+        "--commit-interval-ms",
+        "5000",
+        "--transaction-timeout-ms",
+        "60000",
+    ];
+    let group = unique("faults-group");
+    let first = start(&mock, Some(&group), &slow);
+    wait_for(
+        "the first member consuming",
+        Duration::from_secs(30),
+        || metric(first.name, "orderflow_messages_consumed_total", &[]) > 0.0,
+    )
+    .await;
+    let refusal = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION];
+    mock.cluster
+        .request_errors(RDKafkaApiKey::TxnOffsetCommit, &refusal);
+    let second = start(&mock, Some(&group), &slow);
+    let names = [first.name, second.name];
+    let committed = || {
+        names
+            .iter()
+            .map(|name| metric(name, "orderflow_records_produced_total", &[]))
+            .sum::<f64>()
+    };
+    wait_for("every output committed", Duration::from_secs(90), || {
+        committed() >= inputs as f64
+    })
+    .await;
+    let aborted = metric(
+        first.name,
+        "orderflow_transactions_total",
+        &[("outcome", "aborted")],
+    );
+    println!("aborted {aborted}, committed {}", committed());
+    second.stop().await.expect("clean stop");
+    first.stop().await.expect("clean stop");
+    assert!(aborted >= 1.0, "the revoke's commit aborted");
+    assert_eq!(
+        committed(),
+        inputs as f64,
+        "records in committed transactions"
+    );
 }

@@ -432,13 +432,50 @@ fn dispatch(
         // Fetched just before a revoke: the next owner reads it again.
         return;
     };
-    if slot.next_offset.is_some_and(|next| message.offset() < next) {
-        // Already dispatched in this generation: the client delivered it again.
-        shared
-            .metrics
-            .redelivery_ignored(partition, message.offset());
-        return;
-    }
+    let generation = match admit(
+        generation,
+        shared.generation(),
+        slot.next_offset,
+        message.offset(),
+    ) {
+        Admit::Dispatch(generation) => generation,
+        Admit::Redelivered => {
+            shared
+                .metrics
+                .redelivery_ignored(partition, message.offset());
+            return;
+        }
+        Admit::SeekBack(next) => {
+            tracing::debug!(
+                worker = shared.config.identity.name,
+                partition,
+                offset = message.offset(),
+                next,
+                "message read across a rewind; reading again from the rewind's offset"
+            );
+            let mut list = TopicPartitionList::new();
+            let sought = list
+                .add_partition_offset(&shared.input_topic, partition, Offset::Offset(next))
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    consumer
+                        .seek_partitions(list, Duration::from_secs(10))
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(
+                    |result| match result.elements().first().map(|e| e.error()) {
+                        Some(Err(error)) => Err(error.to_string()),
+                        _ => Ok(()),
+                    },
+                );
+            if let Err(error) = sought {
+                shared.fail(format!(
+                    "seeking partition {partition} back to offset {next}: {error}"
+                ));
+            }
+            return;
+        }
+    };
     slot.next_offset = Some(message.offset() + 1);
     let input = Arc::new(InputMessage::from_kafka(
         message,
@@ -477,6 +514,37 @@ fn dispatch(
                 ));
             }
         }
+    }
+}
+
+/// What the poll thread does with a message it received.
+#[derive(Debug, PartialEq, Eq)]
+enum Admit {
+    /// Queue it, stamped with this generation.
+    Dispatch(u64),
+    /// Drop it: an offset below the next one expected was already dispatched (or
+    /// committed); the client delivered it again.
+    Redelivered,
+    /// Drop it and seek the partition back to this offset: a rewind ran while the poll
+    /// that returned it was inside a rebalance callback, and the message lies past the
+    /// rewind's target, so the messages between would be skipped.
+    SeekBack(i64),
+}
+
+/// Decides the fate of a message at `offset`, returned by a poll that started at
+/// generation `read_at`, now that the generation is `current` and the partition expects
+/// `next_offset` (the rewind's target just after a rewind).
+///
+/// Between two rewinds offsets only move forward. A rewind normally runs between two
+/// polls, so a poll's messages belong to the generation read before it. Only a rewind
+/// run inside a rebalance callback (the poll thread parked in that poll) can change the
+/// generation under a poll; its message is then judged by offset: the rewind's target
+/// itself is the very record to read next, whenever it was fetched.
+fn admit(read_at: u64, current: u64, next_offset: Option<i64>, offset: i64) -> Admit {
+    match next_offset {
+        Some(next) if offset < next => Admit::Redelivered,
+        Some(next) if read_at != current && offset > next => Admit::SeekBack(next),
+        _ => Admit::Dispatch(current),
     }
 }
 
@@ -631,4 +699,33 @@ pub(crate) fn offsets_list(topic: &str, offsets: &HashMap<i32, i64>) -> TopicPar
         let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
     }
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Admit, admit};
+
+    #[test]
+    fn offsets_move_forward_within_a_generation() {
+        assert_eq!(admit(3, 3, None, 0), Admit::Dispatch(3));
+        assert_eq!(admit(3, 3, Some(10), 10), Admit::Dispatch(3));
+        // Transaction markers and compaction leave gaps: a later offset is normal.
+        assert_eq!(admit(3, 3, Some(10), 12), Admit::Dispatch(3));
+        assert_eq!(admit(3, 3, Some(10), 9), Admit::Redelivered);
+    }
+
+    #[test]
+    fn a_rewind_inside_the_poll_keeps_its_target_and_reads_again_past_it() {
+        // The rewind sought to 10: offset 10 is the next record, whenever fetched, and
+        // goes on at the new generation instead of being dropped as stale (which would
+        // lose it while 11 and after go on).
+        assert_eq!(admit(3, 4, Some(10), 10), Admit::Dispatch(4));
+        // Below the target: committed already.
+        assert_eq!(admit(3, 4, Some(10), 7), Admit::Redelivered);
+        // Past the target: read from before the seek, or a gap that cannot be told
+        // apart from one; seek back so that nothing in between is skipped.
+        assert_eq!(admit(3, 4, Some(10), 15), Admit::SeekBack(10));
+        // A partition the rewind did not seek (nothing dispatched from it yet).
+        assert_eq!(admit(3, 4, None, 15), Admit::Dispatch(4));
+    }
 }
