@@ -209,13 +209,11 @@ fn revoke(
                 slot.cancel.cancel();
                 slot.task.abort();
             } else {
-                if let Some(stash) = slot.stash
-                    && !shared.stopping.load(Ordering::SeqCst)
-                {
-                    // The task drains its queue; the message kept aside goes last.
-                    let _ = slot.tx.blocking_send(stash);
-                }
-                // Retries of transient failures stop: the next owner retries.
+                // The task drains its queue. The message kept aside (if any) is not
+                // queued: waiting for room here could wait forever, with the task
+                // waiting for the committer and the committer for this thread (a
+                // rewind); it lies past every offset committed now, so the next owner
+                // reads it. Retries of transient failures stop: the next owner retries.
                 slot.cancel.cancel();
             }
             drop(slot.tx);
@@ -250,12 +248,13 @@ fn revoke(
     }
     let answered = finished.recv_timeout(REVOKE_TIMEOUT);
     shared.in_rebalance.store(false, Ordering::SeqCst);
-    if answered.is_err() {
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = answered {
         tracing::error!(
             worker = shared.config.identity.name,
             "revoked partitions were not committed in time"
         );
     }
+    // Disconnected: the committer stopped on a fatal error, already reported.
 }
 
 fn single(topic: &str, partition: i32) -> TopicPartitionList {
