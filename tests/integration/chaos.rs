@@ -165,6 +165,9 @@ async fn chaos_broker_killed_and_restarted() {
     let mut fleet = Fleet::new(kafka, move |name| {
         p.worker_args(kafka, "exactly-once", name, &[])
     });
+    // A worker may exit on an outage it cannot ride out (a transaction fenced after
+    // its coordinator moved); it is restarted, as the chart's Deployment would.
+    fleet.supervised = true;
     fleet.start("w1");
     fleet.start("w2");
     let monitor = LagMonitor::start(
@@ -228,6 +231,9 @@ async fn chaos_partition_leader_killed_on_three_brokers() {
     let mut fleet = Fleet::new(kafka, move |name| {
         p.worker_args(kafka, "exactly-once", name, &[])
     });
+    // A worker whose transaction outlives two coordinator moves is fenced and exits
+    // non-zero; it is restarted, as the chart's Deployment would.
+    fleet.supervised = true;
     fleet.start("w1");
     fleet.start("w2");
     let monitor = LagMonitor::start(
@@ -245,6 +251,7 @@ async fn chaos_partition_leader_killed_on_three_brokers() {
         cluster.kill_broker(leader).await;
         tokio::time::sleep(Duration::from_secs(6)).await;
         cluster.start_broker(leader).await;
+        fleet.revive();
         last_fault = Instant::now();
     }
     let scenario = "leader broker killed (3 brokers, RF 3, min ISR 2)".to_owned();

@@ -128,6 +128,11 @@ pub struct Fleet {
     kafka_servers: String,
     /// Running instances.
     pub workers: HashMap<String, Process>,
+    /// Restart instances that exit on their own until the scenario ends, as an
+    /// orchestrator would (scenarios whose faults may be fatal to a worker).
+    pub supervised: bool,
+    /// Instances restarted after they exited on their own.
+    pub restarts: usize,
     args: Box<ArgsOf>,
 }
 
@@ -140,6 +145,8 @@ impl Fleet {
         Fleet {
             kafka_servers: kafka.bootstrap_servers().to_owned(),
             workers: HashMap::new(),
+            supervised: false,
+            restarts: 0,
             args: Box::new(args),
         }
     }
@@ -190,6 +197,7 @@ impl Fleet {
             println!("restarting instance {name} after it exited");
             self.start(name);
         }
+        self.restarts += dead.len();
         dead.len()
     }
 
@@ -438,17 +446,34 @@ pub async fn conclude(
         "loadgen failed: {loaded:?}\n{}",
         generator.log()
     );
-    let recovery = monitor
-        .wait_for_zero(Duration::from_secs(180))
-        .await
-        .map(|_| summary.last_fault.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let recovery = loop {
+        if fleet.supervised {
+            fleet.revive();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break None;
+        }
+        let step = left.min(Duration::from_secs(5));
+        if monitor.wait_for_zero(step).await.is_some() {
+            break Some(summary.last_fault.elapsed());
+        }
+    };
     let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
+    let scenario = match fleet.restarts {
+        0 => summary.scenario,
+        n => format!(
+            "{} ({n} worker restarts after fatal errors)",
+            summary.scenario
+        ),
+    };
     fleet
         .workers
         .retain(|_, process| process.try_wait().is_none());
     fleet.stop_all(Duration::from_secs(25)).await;
     record(Row {
-        scenario: summary.scenario,
+        scenario,
         events: summary.events,
         faults: summary.faults,
         lost: report.lost,
