@@ -241,13 +241,17 @@ up() {
   echo "$port" >"$state/port"
   local started=$SECONDS
   # Storage is the registry's default in-memory H2 database; the connection pool is shrunk from the
-  # production defaults (20..100 connections) and per-request audit lines are silenced.
+  # production defaults (20..100 connections) and per-request audit lines are silenced. Requests
+  # run on one executor thread: on H2, concurrent registrations of new schemas deadlock on the
+  # content-id sequence (two at once fail, eight at once wedge the registry for good), while
+  # serialized they take a few milliseconds each.
   nohup setsid java -Xms64m -Xmx"$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$port" \
     -Dquarkus.datasource.jdbc.min-size=1 -Dquarkus.datasource.jdbc.initial-size=1 \
     -Dquarkus.datasource.jdbc.max-size=16 \
     -D%prod.quarkus.datasource.jdbc.min-size=1 -D%prod.quarkus.datasource.jdbc.initial-size=1 \
     -D%prod.quarkus.datasource.jdbc.max-size=16 \
+    -Dquarkus.thread-pool.max-threads=1 -D%prod.quarkus.thread-pool.max-threads=1 \
     '-Dquarkus.log.category."io.apicurio.common.apps.logging.audit".level=WARN' \
     -jar "$dist/quarkus-run.jar" >"$state/registry.log" 2>&1 </dev/null &
   echo $! >"$state/pid"
