@@ -4,9 +4,9 @@
 //! It receives each handled message from its partition's task, in partition order,
 //! writes its records, and commits every `--commit-interval-ms` or
 //! `--commit-max-messages`; results that arrive during a commit wait for the next
-//! transaction in memory (bounded), so the partition tasks do not stall. Revokes and shutdown come from the poll thread as
-//! [`Control`] messages: the committer first takes every result the finishing
-//! partition tasks still send, then commits, then answers.
+//! transaction in memory (bounded), so the partition tasks do not stall. Revokes and
+//! shutdown come from the poll thread as [`Control`] messages: the committer first takes
+//! every result the finishing partition tasks still send, then commits, then answers.
 
 use std::future::Future;
 use std::sync::Arc;

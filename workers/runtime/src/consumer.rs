@@ -257,6 +257,24 @@ fn revoke(
     // Disconnected: the committer stopped on a fatal error, already reported.
 }
 
+/// Seeks the partitions of `list` to their offsets; names the first that failed.
+fn seek_to(
+    consumer: &BaseConsumer<ConsumerCallbacks>,
+    list: TopicPartitionList,
+) -> Result<(), String> {
+    let result = consumer
+        .seek_partitions(list, Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    match result.elements().iter().find(|e| e.error().is_err()) {
+        Some(failed) => Err(format!(
+            "partition {}: {:?}",
+            failed.partition(),
+            failed.error()
+        )),
+        None => Ok(()),
+    }
+}
+
 fn single(topic: &str, partition: i32) -> TopicPartitionList {
     let mut list = TopicPartitionList::new();
     list.add_partition(topic, partition);
@@ -304,16 +322,7 @@ pub(crate) fn rewind(
     }
     tracing::debug!(worker = shared.config.identity.name, seek = ?seek, "rewinding");
     if seek.count() > 0 {
-        let result = consumer
-            .seek_partitions(seek, Duration::from_secs(10))
-            .map_err(|e| format!("seeking to the committed offsets: {e}"))?;
-        if let Some(failed) = result.elements().iter().find(|e| e.error().is_err()) {
-            return Err(format!(
-                "seeking partition {}: {:?}",
-                failed.partition(),
-                failed.error()
-            ));
-        }
+        seek_to(consumer, seek).map_err(|e| format!("seeking to the committed offsets: {e}"))?;
     }
     shared.generation.fetch_add(1, Ordering::SeqCst);
     let mut resume = TopicPartitionList::new();
@@ -452,21 +461,11 @@ fn dispatch(
                 next,
                 "message read across a rewind; reading again from the rewind's offset"
             );
-            let mut list = TopicPartitionList::new();
+            let mut list = single(&shared.input_topic, partition);
             let sought = list
-                .add_partition_offset(&shared.input_topic, partition, Offset::Offset(next))
+                .set_all_offsets(Offset::Offset(next))
                 .map_err(|e| e.to_string())
-                .and_then(|()| {
-                    consumer
-                        .seek_partitions(list, Duration::from_secs(10))
-                        .map_err(|e| e.to_string())
-                })
-                .and_then(
-                    |result| match result.elements().first().map(|e| e.error()) {
-                        Some(Err(error)) => Err(error.to_string()),
-                        _ => Ok(()),
-                    },
-                );
+                .and_then(|()| seek_to(consumer, list));
             if let Err(error) = sought {
                 shared.fail(format!(
                     "seeking partition {partition} back to offset {next}: {error}"
