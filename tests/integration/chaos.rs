@@ -152,21 +152,33 @@ async fn chaos_rolling_restarts_at_least_once() {
     rolling_restarts("at-least-once").await;
 }
 
-/// Scenario 3: The broker killed (SIGKILL) and restarted repeatedly: 0 lost, 0 duplicated, lag
-/// back to 0 within 120 s of each return.
-#[tokio::test]
-async fn chaos_broker_killed_and_restarted() {
-    let cluster = LocalCluster::start(1).await;
+/// What the broker-fault scenarios share: two exactly-once workers on 6 partitions of
+/// `cluster`, restarted when they exit (an outage they cannot ride out, such as a
+/// transaction fenced after its coordinator moved, exits non-zero and the chart's
+/// Deployment restarts it), under load at 1,000 events/s.
+struct Outage {
+    kafka: &'static Kafka,
+    pipeline: Pipeline,
+    fleet: Fleet,
+    monitor: LagMonitor,
+    generator: orderflow_tests::process::Process,
+    rounds: u64,
+    events: u64,
+}
+
+async fn outage(
+    cluster: &LocalCluster,
+    replication: i32,
+    configs: &[(&str, &str)],
+    seed: u64,
+) -> Outage {
     let kafka = leak(Kafka::at(cluster.bootstrap_servers()));
-    let pipeline = Pipeline::create(kafka, 6, 1, &[]).await;
-    let rounds = scale(2, 5);
+    let pipeline = Pipeline::create(kafka, 6, replication, configs).await;
     let events = scale(12_000, 60_000);
     let p = pipeline.clone();
     let mut fleet = Fleet::new(kafka, move |name| {
         p.worker_args(kafka, "exactly-once", name, &[])
     });
-    // A worker may exit on an outage it cannot ride out (a transaction fenced after
-    // its coordinator moved); it is restarted, as the chart's Deployment would.
     fleet.supervised = true;
     fleet.start("w1");
     fleet.start("w2");
@@ -176,15 +188,56 @@ async fn chaos_broker_killed_and_restarted() {
         &pipeline.input,
         pipeline.partitions,
     );
-    let generator = loadgen(kafka, &pipeline.input, events, scale(1_000, 1_000), 13);
+    let generator = loadgen(kafka, &pipeline.input, events, 1_000, seed);
+    Outage {
+        kafka,
+        pipeline,
+        fleet,
+        monitor,
+        generator,
+        rounds: scale(2, 5),
+        events,
+    }
+}
+
+impl Outage {
+    /// Waits for the load and the lag, verifies, records the report row.
+    async fn conclude(
+        mut self,
+        scenario: String,
+        last_fault: Instant,
+    ) -> orderflow::verify::Report {
+        conclude(
+            self.kafka,
+            &self.pipeline,
+            &mut self.fleet,
+            self.monitor,
+            self.generator,
+            Summary {
+                scenario,
+                events: self.events,
+                faults: self.rounds,
+                last_fault,
+            },
+        )
+        .await
+    }
+}
+
+/// Scenario 3: The broker killed (SIGKILL) and restarted repeatedly: 0 lost, 0 duplicated, lag
+/// back to 0 within 120 s of each return.
+#[tokio::test]
+async fn chaos_broker_killed_and_restarted() {
+    let cluster = LocalCluster::start(1).await;
+    let mut outage = outage(&cluster, 1, &[], 13).await;
     let mut worst_recovery = Duration::ZERO;
-    for round in 0..rounds {
+    for round in 0..outage.rounds {
         tokio::time::sleep(Duration::from_secs(3)).await;
         cluster.kill_broker(1).await;
         tokio::time::sleep(Duration::from_secs(4)).await;
         cluster.start_broker(1).await;
-        let revived = fleet.revive();
-        let recovery = monitor.wait_for_zero(Duration::from_secs(120)).await;
+        let revived = outage.fleet.revive();
+        let recovery = outage.monitor.wait_for_zero(Duration::from_secs(120)).await;
         println!(
             "broker restart {}: lag back to 0 after {recovery:?} ({revived} workers restarted)",
             round + 1
@@ -193,28 +246,11 @@ async fn chaos_broker_killed_and_restarted() {
             .unwrap_or_else(|| panic!("lag not back to 0 within 120 s of return {}", round + 1));
         worst_recovery = worst_recovery.max(recovery);
     }
-    let crashed = fleet.crashed();
     let scenario = format!(
         "broker SIGKILL and restart (worst recovery {:.1} s)",
         worst_recovery.as_secs_f64()
     );
-    let report = conclude(
-        kafka,
-        &pipeline,
-        &mut fleet,
-        monitor,
-        generator,
-        Summary {
-            scenario,
-            events,
-            faults: rounds,
-            last_fault: Instant::now(),
-        },
-    )
-    .await;
-    println!(
-        "workers that exited during the outages (restarted by an orchestrator in production): {crashed:?}"
-    );
+    let report = outage.conclude(scenario, Instant::now()).await;
     assert!(report.is_clean(), "{report:?}");
 }
 
@@ -223,52 +259,20 @@ async fn chaos_broker_killed_and_restarted() {
 #[tokio::test]
 async fn chaos_partition_leader_killed_on_three_brokers() {
     let cluster = LocalCluster::start(3).await;
-    let kafka = leak(Kafka::at(cluster.bootstrap_servers()));
-    let pipeline = Pipeline::create(kafka, 6, 3, &[("min.insync.replicas", "2")]).await;
-    let rounds = scale(2, 5);
-    let events = scale(12_000, 60_000);
-    let p = pipeline.clone();
-    let mut fleet = Fleet::new(kafka, move |name| {
-        p.worker_args(kafka, "exactly-once", name, &[])
-    });
-    // A worker whose transaction outlives two coordinator moves is fenced and exits
-    // non-zero; it is restarted, as the chart's Deployment would.
-    fleet.supervised = true;
-    fleet.start("w1");
-    fleet.start("w2");
-    let monitor = LagMonitor::start(
-        kafka.settings(),
-        &pipeline.group,
-        &pipeline.input,
-        pipeline.partitions,
-    );
-    let generator = loadgen(kafka, &pipeline.input, events, 1_000, 14);
+    let mut outage = outage(&cluster, 3, &[("min.insync.replicas", "2")], 14).await;
     let mut last_fault = Instant::now();
-    for _ in 0..rounds {
+    for _ in 0..outage.rounds {
         tokio::time::sleep(Duration::from_secs(4)).await;
-        let leader = busiest_leader(kafka, &pipeline.input);
+        let leader = busiest_leader(outage.kafka, &outage.pipeline.input);
         println!("killing broker {leader}, the leader of the most partitions");
         cluster.kill_broker(leader).await;
         tokio::time::sleep(Duration::from_secs(6)).await;
         cluster.start_broker(leader).await;
-        fleet.revive();
+        outage.fleet.revive();
         last_fault = Instant::now();
     }
     let scenario = "leader broker killed (3 brokers, RF 3, min ISR 2)".to_owned();
-    let report = conclude(
-        kafka,
-        &pipeline,
-        &mut fleet,
-        monitor,
-        generator,
-        Summary {
-            scenario,
-            events,
-            faults: rounds,
-            last_fault,
-        },
-    )
-    .await;
+    let report = outage.conclude(scenario, last_fault).await;
     assert!(report.is_clean(), "{report:?}");
 }
 
