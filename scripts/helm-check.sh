@@ -3,40 +3,26 @@
 #
 #   scripts/helm-check.sh
 #
-# 1. Finds helm: $HELM if set, else the pinned build cached in
-#    ~/.cache/orderflow/bin (outside the checkout, so fresh clones reuse it),
-#    else builds the pinned version there with `go install` (needs Go and the
-#    Go module proxy; takes a few minutes the first time, cached afterwards).
+# 1. Finds helm, or builds the pinned version once (scripts/helm-bin.sh).
 # 2. `helm lint --strict` with the default values and every example profile
 #    under helm/orderflow/examples/.
 # 3. Renders the chart with many value sets and checks the manifests
 #    (helm/tests/test_chart.py, Python 3 + PyYAML).
+# 4. Validates every profile's manifests strictly (unknown fields refused)
+#    against the Kubernetes API schemas of the oldest and newest supported
+#    versions, and the custom resources against the pinned KEDA and Prometheus
+#    Operator CRDs (helm/tests/test_schemas.py; kubernetes-validate, and Go to
+#    fetch the CRDs' modules).
 #
-# Settings (environment):
-#   HELM          helm binary to use instead of the pinned one
-#   HELM_VERSION  pinned helm version to build (default v3.22.0)
+# Settings (environment): HELM, HELM_VERSION (see scripts/helm-bin.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 chart="$repo/helm/orderflow"
-helm_version=${HELM_VERSION:-v3.22.0}
-bin_dir="${XDG_CACHE_HOME:-$HOME/.cache}/orderflow/bin"
-
 log() { printf 'helm-check: %s\n' "$*" >&2; }
 die() { printf 'helm-check: error: %s\n' "$*" >&2; exit 1; }
 
-if [ -n "${HELM:-}" ]; then
-  helm=$HELM
-  [ -x "$helm" ] || helm=$(command -v "$helm") || die "HELM=$HELM is not an executable"
-elif [ -x "$bin_dir/helm" ]; then
-  helm="$bin_dir/helm"
-else
-  command -v go >/dev/null || die "helm is missing and Go is not installed to build it (or set HELM=/path/to/helm)"
-  log "building helm $helm_version into $bin_dir (go install; first run only)"
-  mkdir -p "$bin_dir"
-  GOBIN="$bin_dir" go install "helm.sh/helm/v3/cmd/helm@$helm_version"
-  helm="$bin_dir/helm"
-fi
+helm=$(bash "$repo/scripts/helm-bin.sh")
 log "using $("$helm" version --short 2>/dev/null || echo "$helm")"
 
 log "helm lint --strict (default values)"
@@ -51,10 +37,16 @@ done
 
 python="$repo/.cache/venv/bin/python"
 [ -x "$python" ] || python=python3
-if ! "$python" -c 'import yaml' 2>/dev/null; then
-  log "installing PyYAML for the manifest tests"
-  "$python" -m pip install -q pyyaml
+if ! "$python" -c 'import yaml, kubernetes_validate, jsonschema' 2>/dev/null; then
+  log "installing PyYAML, kubernetes-validate and jsonschema for the manifest tests"
+  # The versions pinned for the project's venv (scripts/requirements.txt).
+  mapfile -t pins < <(grep -E '^(pyyaml|kubernetes-validate|jsonschema)==' "$repo/scripts/requirements.txt")
+  "$python" -m pip install -q "${pins[@]}"
 fi
 
 log "rendered-manifest tests"
 HELM="$helm" "$python" "$repo/helm/tests/test_chart.py"
+
+command -v go >/dev/null || die "Go is needed to fetch the pinned CRDs (go mod download)"
+log "strict schema validation of every profile"
+HELM="$helm" "$python" "$repo/helm/tests/test_schemas.py"

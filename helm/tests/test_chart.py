@@ -724,13 +724,14 @@ def examples_render_and_minimal_is_small():
 # --------------------------------------------------------------------------- runner
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(tests: list | None = None, doc: str | None = None) -> int:
+    """Runs `tests` (default: this file's) and prints one line each; test_schemas.py reuses it."""
+    parser = argparse.ArgumentParser(description=(doc or __doc__).split("\n\n")[0])
     parser.add_argument("-k", default="", help="only run tests whose name contains this")
     opts = parser.parse_args()
     print(f"helm: {helm_binary()}  chart: {CHART.name}")
     passed = failed = 0
-    for fn in TESTS:
+    for fn in TESTS if tests is None else tests:
         if opts.k not in fn.__name__:
             continue
         try:
