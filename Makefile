@@ -4,18 +4,34 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 E2E_ORDERS ?= 10000
+SCENARIO ?= broker
+N ?= 10
+LOAD ?= 2
 
-.PHONY: help run test lint fmt deps build schema-check helm-check fuzz e2e bench bench-micro chaos \
-	kafka-up kafka-down kafka-cluster kafka-logs registry-up registry-down
+.PHONY: help run test lint fmt deps build schema-check helm-check k8s-check fuzz e2e bench bench-micro chaos chaos-repeat \
+	kafka-up kafka-down kafka-cluster kafka-logs registry-up registry-down \
+	test-containers image docker-up docker-down
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 run: deps ## the dev stack: embedded broker, every worker, generated traffic, live view
 	$(CARGO) run --locked -p orderflow -- dev
 
 test: ## every test suite against a real Apache Kafka (started if needed)
 	bash scripts/test.sh
+
+test-containers: deps ## the integration suite through testcontainers, then the image's smoke test (starts Docker if needed)
+	bash scripts/test.sh --containers
+
+image: ## build orderflow:dev from the Dockerfile, base images built locally (no container registry)
+	bash scripts/images.sh product
+
+docker-up: ## start a Docker Engine with its state in ~/.cache/orderflow/docker unless one answers; prints DOCKER_HOST
+	@bash scripts/docker.sh up >/dev/null && echo "export DOCKER_HOST=$$(bash scripts/docker.sh status)"
+
+docker-down: ## stop the Docker Engine docker-up started
+	bash scripts/docker.sh down
 
 lint: deps ## rustfmt and clippy, warnings denied
 	$(CARGO) fmt --all --check
@@ -31,10 +47,14 @@ build: deps ## build every binary (release)
 	$(CARGO) build --release --locked --bins
 
 schema-check: ## prove every schema backward- and forward-compatible with its earlier versions
-	$(CARGO) run --quiet --locked -p orderflow -- schemas check --dir schemas
+	$(CARGO) build --workspace --bins --locked
+	$${CARGO_TARGET_DIR:-target}/debug/orderflow schemas check --dir schemas
 
-helm-check: deps ## helm lint --strict on every profile and the rendered-manifest tests
+helm-check: deps ## helm lint --strict, rendered-manifest tests, strict Kubernetes and CRD schemas
 	bash scripts/helm-check.sh
+
+k8s-check: deps ## install, upgrade, test and uninstall the chart in a real kube-apiserver
+	bash scripts/k8s-check.sh
 
 fuzz: ## fuzz the decoder for FUZZ_SECONDS (default 600)
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -50,6 +70,9 @@ chaos: deps ## the failure suite at full size; report in docs/chaos-report.md
 	rm -f target/chaos-report.jsonl
 	ORDERFLOW_CHAOS=full TEST_FILTER=chaos:: TEST_THREADS=1 bash scripts/test.sh
 	.cache/venv/bin/python scripts/chaos-report.py target/chaos-report.jsonl docs/chaos-report.md
+
+chaos-repeat: deps ## one scenario N times under load: SCENARIO=broker|leader|sigkill|... N=10 LOAD=2
+	bash scripts/chaos-repeat.sh $(SCENARIO) $(N) $(LOAD)
 
 e2e: deps ## the end-to-end test with E2E_ORDERS orders (default 10000)
 	ORDERFLOW_E2E_ORDERS=$(E2E_ORDERS) TEST_FILTER=e2e:: bash scripts/test.sh

@@ -35,7 +35,7 @@ if [ ! -x "$venv/bin/python" ]; then
   log "creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import confluent_kafka, fastavro, yaml, confluent_kafka.schema_registry.avro' 2>/dev/null; then
-  log "installing Python packages (confluent-kafka, fastavro, pyyaml)"
+if ! "$venv/bin/python" -c 'import confluent_kafka, fastavro, yaml, confluent_kafka.schema_registry.avro, kubernetes_validate' 2>/dev/null; then
+  log "installing Python packages (confluent-kafka, fastavro, pyyaml, kubernetes-validate)"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/scripts/requirements.txt"
 fi

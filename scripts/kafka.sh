@@ -2,11 +2,16 @@
 # Local Apache Kafka (KRaft) on loopback, obtained from Maven Central with Maven.
 #
 #   scripts/kafka.sh fetch                      download the broker and tools (cached)
-#   scripts/kafka.sh up [--brokers 1|3]         format storage, start, wait for metadata
+#   scripts/kafka.sh fetch-dir                  the same, then print the folder holding libs/
+#   scripts/kafka.sh up [--brokers 1|3] [--separate-controller]
+#                                               format storage, start, wait for metadata; with
+#                                               --separate-controller the KRaft controller runs in
+#                                               a process of its own that survives a broker's kill
 #   scripts/kafka.sh down                       stop every broker of the state dir
 #   scripts/kafka.sh status                     print bootstrap servers of running brokers
 #   scripts/kafka.sh stop-broker N | kill-broker N | start-broker N | pause-broker N | resume-broker N
 #   scripts/kafka.sh logs                       print the tail of every broker log
+#   scripts/kafka.sh diagnose                   process, listening sockets and log tail of each broker
 #   scripts/kafka.sh tool CLASS ARGS...         run a Kafka command-line tool class
 #
 # Settings (environment):
@@ -59,8 +64,11 @@ fetch() {
 EOF
   rm -rf "$dist.tmp"
   mkdir -p "$dist.tmp"
+  # Maven writes terminal reset codes to standard output even with -q and no colour;
+  # this script's standard output is the bootstrap address its callers read, so
+  # everything Maven says goes to standard error.
   (cd "$build" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
-      -DoutputDirectory="$dist.tmp/libs") || die "Maven could not resolve Apache Kafka $version"
+      -DoutputDirectory="$dist.tmp/libs") >&2 || die "Maven could not resolve Apache Kafka $version"
   rm -rf "$build" "$dist"
   mv "$dist.tmp" "$dist"
   touch "$dist/.complete"
@@ -87,11 +95,17 @@ EOF
 }
 
 brokers_in_state() { cat "$state/brokers" 2>/dev/null || echo 0; }
+separate() { [ -f "$state/separate-controller" ]; }
+# The node id of the separate controller (brokers are 1..n).
+CONTROLLER_ID=1000
 client_port() { echo $((port + $1 - 1)); }
 secure_port() { echo $((port + 200 + $1 - 1)); }
 mismatch_port() { echo $((port + 300 + $1 - 1)); }
 controller_port() { echo $((port + 100 + $1 - 1)); }
-pid_of() { cat "$state/broker-$1/pid" 2>/dev/null || true; }
+pid_of() {
+  if [ "$1" = controller ]; then cat "$state/controller/pid" 2>/dev/null || true
+  else cat "$state/broker-$1/pid" 2>/dev/null || true; fi
+}
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
 bootstrap() {
@@ -101,16 +115,23 @@ bootstrap() {
 }
 
 write_config() {
-  local n=$1 i=$2 dir="$state/broker-$2" voters="" j rf isr
+  local n=$1 i=$2 dir="$state/broker-$2" voters="" j rf isr roles listeners
   for j in $(seq 1 "$n"); do voters="${voters:+$voters,}$j@127.0.0.1:$(controller_port "$j")"; done
+  roles=broker,controller
+  listeners="PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")"
+  if separate; then
+    roles=broker
+    voters="$CONTROLLER_ID@127.0.0.1:$(controller_port 1)"
+    listeners="PLAINTEXT://127.0.0.1:$(client_port "$i")"
+  fi
   rf=$([ "$n" -ge 3 ] && echo 3 || echo 1)
   isr=$([ "$n" -ge 3 ] && echo 2 || echo 1)
   mkdir -p "$dir/data"
   cat >"$dir/server.properties" <<EOF
-process.roles=broker,controller
+process.roles=$roles
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
+listeners=$listeners
 advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i")
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
@@ -148,6 +169,22 @@ EOC
   if [ -n "${KAFKA_EXTRA_CONFIG:-}" ]; then
     tr ';' '\n' <<<"$KAFKA_EXTRA_CONFIG" >>"$dir/server.properties"
   fi
+}
+
+# The separate KRaft controller: the brokers' registrations and the metadata log live
+# on when a broker is killed, as in a production cluster with dedicated controllers.
+write_controller_config() {
+  local dir="$state/controller"
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOC
+process.roles=controller
+node.id=$CONTROLLER_ID
+controller.quorum.voters=$CONTROLLER_ID@127.0.0.1:$(controller_port 1)
+listeners=CONTROLLER://127.0.0.1:$(controller_port 1)
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+EOC
 }
 
 # A test CA, a broker certificate for 127.0.0.1/localhost, one for another host name,
@@ -196,6 +233,7 @@ EOF
 
 launch() {
   local i=$1 dir="$state/broker-$1"
+  [ "$i" != controller ] || dir="$state/controller"
   if alive "$i"; then log "broker $i already running"; return 0; fi
   [ -f "$dir/server.properties" ] || die "broker $i is not configured; run 'up' first"
   nohup setsid java -Xms128m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
@@ -224,10 +262,11 @@ wait_ready() {
 }
 
 up() {
-  local n=1
+  local n=1 split=""
   while [ $# -gt 0 ]; do
     case $1 in
       --brokers) n=$2; shift 2 ;;
+      --separate-controller) split=1; shift ;;
       *) die "unknown option $1" ;;
     esac
   done
@@ -241,6 +280,7 @@ up() {
   rm -rf "$state"
   mkdir -p "$state"
   echo "$n" >"$state/brokers"
+  [ -z "$split" ] || touch "$state/separate-controller"
   write_log_config
   write_tool_log_config
   local cluster_id i scram=()
@@ -252,6 +292,13 @@ up() {
       kafka.tools.StorageTool format -t "$cluster_id" -c "$state/broker-$i/server.properties" "${scram[@]}" \
       >"$state/broker-$i/format.log" 2>&1 || { cat "$state/broker-$i/format.log" >&2; die "formatting storage failed"; }
   done
+  if separate; then
+    write_controller_config
+    java -Xmx256m -Dlog4j2.configurationFile="$state/tools-log4j2.properties" -cp "$dist/libs/*" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$state/controller/server.properties" "${scram[@]}" \
+      >"$state/controller/format.log" 2>&1 || { cat "$state/controller/format.log" >&2; die "formatting the controller's storage failed"; }
+    launch controller
+  fi
   for i in $(seq 1 "$n"); do launch "$i"; done
   wait_ready "$n"
   log "Apache Kafka $version ($n broker(s), KRaft) ready at $(bootstrap "$n"); logs in $state/broker-*/server.log"
@@ -270,7 +317,7 @@ stop_one() {
       sleep 0.2
     done
   fi
-  rm -f "$state/broker-$i/pid"
+  if [ "$i" = controller ]; then rm -f "$state/controller/pid"; else rm -f "$state/broker-$i/pid"; fi
 }
 
 down() {
@@ -281,6 +328,8 @@ down() {
   # controlled shutdown, so sequential stops of a 3-node cluster would each wait it out.
   for i in $(seq 1 "$n"); do stop_one "$i" TERM & done
   wait
+  # The controller last: brokers finish their controlled shutdown through it.
+  if separate; then stop_one controller TERM; fi
   log "stopped $n broker(s)"
 }
 
@@ -290,6 +339,48 @@ status() {
   for i in $(seq 1 "$n"); do alive "$i" && up=$((up + 1)); done
   [ "$up" -gt 0 ] || { log "not running"; return 1; }
   bootstrap "$n"
+}
+
+# What an operator looks at when clients cannot use a broker that seems up: the
+# process, the sockets it listens on, and the end of its log.
+# With a separate controller, a killed broker is started again only once the controller
+# has fenced its old registration, as a supervisor restarts a crashed broker after the
+# crash is noticed. Restarted sooner, the broker serves for a moment under its stale
+# registration, is fenced, and its partitions have no leader; Kafka's transaction
+# coordinator takes partitions without a leader for deleted and drops the markers of a
+# commit it was completing, which loses a committed transaction's outputs on topics of
+# replication factor 1.
+wait_fenced() {
+  local i=$1 since deadline
+  separate || return 0
+  since=$(cat "$state/broker-$i/killed-at" 2>/dev/null) || return 0
+  deadline=$((SECONDS + 60))
+  until grep -a "Fencing broker $i at epoch" "$state/controller/server.log" 2>/dev/null |
+        awk -v since="[$since]" '{ if ($1 " " $2 >= since) found = 1 } END { exit !found }'; do
+    [ "$SECONDS" -lt "$deadline" ] || die "the controller did not fence broker $i within 60 s of its kill"
+    sleep 0.2
+  done
+  rm -f "$state/broker-$i/killed-at"
+}
+
+diagnose() {
+  local n i p
+  n=$(brokers_in_state)
+  for i in $(seq 1 "$n"); do
+    p=$(pid_of "$i")
+    echo "==== broker $i (pid ${p:-none}), configured listeners: $(grep '^listeners=' "$state/broker-$i/server.properties" 2>/dev/null | cut -d= -f2-)"
+    if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+      ps -o pid=,stat=,etime=,rss=,pcpu= -p "$p" | awk '{printf "process: pid %s, state %s, up %s, rss %d MiB, cpu %s%%\n", $1, $2, $3, $4/1024, $5}'
+      if command -v ss >/dev/null; then
+        echo "listening sockets of the process:"
+        ss -ltnpH 2>/dev/null | grep "pid=$p," || echo "  none"
+      fi
+    else
+      echo "process: not running"
+    fi
+    echo "---- end of $state/broker-$i/server.log"
+    tail -n "${KAFKA_LOG_LINES:-40}" "$state/broker-$i/server.log" 2>/dev/null || true
+  done
 }
 
 logs() {
@@ -305,14 +396,19 @@ cmd=${1:-}
 shift || true
 case $cmd in
   fetch) fetch ;;
+  fetch-dir) fetch; echo "$dist" ;;
   up) up "$@" ;;
   down) down ;;
   status) status ;;
   logs) logs ;;
+  diagnose) diagnose ;;
   bootstrap) bootstrap "$(brokers_in_state)" ;;
   stop-broker) stop_one "$1" TERM ;;
-  kill-broker) stop_one "$1" KILL ;;
+  kill-broker)
+    date '+%Y-%m-%d %H:%M:%S,%3N' >"$state/broker-$1/killed-at"
+    stop_one "$1" KILL ;;
   start-broker)
+    wait_fenced "$1"
     launch "$1"
     deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-90}))
     until (exec 3<>"/dev/tcp/127.0.0.1/$(client_port "$1")") 2>/dev/null; do

@@ -7,17 +7,34 @@
 # daemon answers; otherwise a local Apache Kafka (KRaft) started by scripts/kafka.sh.
 # Registry: ORDERFLOW_TEST_REGISTRY_URL if set; otherwise Apicurio Registry started by
 # scripts/registry.sh (needs Java).
+#
+# `scripts/test.sh --containers` (make test-containers) takes the testcontainers path
+# on purpose: it starts a Docker Engine when none answers (scripts/docker.sh), builds
+# the images that are missing (scripts/images.sh), runs the whole integration binary
+# with KAFKA_BOOTSTRAP_SERVERS unset, then the container smoke test of the product
+# image (scripts/smoke.sh). The unit tests and the schema and chart checks are
+# `make test`'s.
 set -euo pipefail
+
+containers=""
+case ${1:-} in
+  --containers) containers=1 ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--containers]" >&2; exit 2 ;;
+esac
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 log() { printf '\n==> %s\n' "$*" >&2; }
 started_kafka=""
 started_registry=""
+started_kafka_diagnosed=""
+started_docker=""
+test_run=""
 
 finish() {
   local status=$?
-  if [ "$status" != 0 ] && [ -n "$started_kafka" ]; then
+  if [ "$status" != 0 ] && [ -n "$started_kafka" ] && [ -z "$started_kafka_diagnosed" ]; then
     log "tests failed; broker log follows"
     KAFKA_LOG_LINES=300 bash scripts/kafka.sh logs || true
   fi
@@ -27,6 +44,17 @@ finish() {
   if [ -n "$started_kafka" ]; then
     log "stopping the local Apache Kafka broker"
     bash scripts/kafka.sh down || true
+  fi
+  if [ -n "$test_run" ]; then
+    # The fixture's broker container outlives the test binary (it is held by a static).
+    local ids
+    ids=$("$DOCKER" ps -aq --filter "label=org.orderflow.test-run=$test_run" 2>/dev/null || true)
+    # shellcheck disable=SC2086 # one id per word
+    [ -z "$ids" ] || { log "removing the test containers: ${ids//$'\n'/ }"; "$DOCKER" rm -f $ids >/dev/null || true; }
+  fi
+  if [ -n "$started_docker" ]; then
+    log "stopping the Docker Engine this run started"
+    bash scripts/docker.sh down || true
   fi
   exit "$status"
 }
@@ -50,17 +78,43 @@ log "building"
 cargo build --workspace --bins --locked
 cargo test --workspace --locked --no-run
 
-if [ -z "${TEST_FILTER:-}" ]; then
+took() { log "$1 took $((SECONDS - $2)) s"; }
+
+if [ -n "$containers" ]; then
+  unset KAFKA_BOOTSTRAP_SERVERS
+  if ! DOCKER_HOST=$(bash scripts/docker.sh status 2>/dev/null); then
+    log "no Docker daemon answers: starting one"
+    start=$SECONDS
+    started_docker=1
+    DOCKER_HOST=$(bash scripts/docker.sh up | tail -n 1)
+    took "installing and starting the Docker Engine" "$start"
+  fi
+  # Named once the engine is installed: the docker.io package brings its own client.
+  DOCKER=$(bash scripts/docker.sh client)
+  export DOCKER_HOST DOCKER
+  log "building the images that are missing"
+  start=$SECONDS
+  bash scripts/images.sh all
+  took "the images" "$start"
+fi
+
+if [ -z "${TEST_FILTER:-}" ] && [ -z "$containers" ]; then
   log "schema evolution check"
-  cargo run --quiet --locked -p orderflow -- schemas check --dir schemas
+  # The binary built above: `cargo run -p orderflow` alone would build the dependencies
+  # again with the features of one package instead of the workspace's.
+  "${CARGO_TARGET_DIR:-target}/debug/orderflow" schemas check --dir schemas
   log "Helm chart checks"
   bash scripts/helm-check.sh
 fi
 
 if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
   log "using the cluster at KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
-elif docker info >/dev/null 2>&1; then
+elif [ -n "$containers" ] || bash scripts/docker.sh status >/dev/null 2>&1; then
   log "a Docker daemon answers: the tests start an apache/kafka container (testcontainers)"
+  DOCKER_HOST=${DOCKER_HOST:-$(bash scripts/docker.sh status)}
+  DOCKER=${DOCKER:-$(bash scripts/docker.sh client)}
+  test_run="tests-$(date +%s)-$$"
+  export DOCKER_HOST DOCKER ORDERFLOW_TEST_RUN=$test_run
 else
   export KAFKA_STATE_DIR="$repo/.cache/kafka-test"
   KAFKA_PORT=$(free_port 19092)
@@ -69,6 +123,20 @@ else
   started_kafka=1
   KAFKA_BOOTSTRAP_SERVERS=$(bash scripts/kafka.sh up | tail -n 1)
   export KAFKA_BOOTSTRAP_SERVERS
+fi
+
+# Prove the cluster before the tests rely on it: one clear failure here instead of one
+# time-out per test.
+if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+  log "probing the cluster at $KAFKA_BOOTSTRAP_SERVERS: create, write, read and delete a topic"
+  if ! "$ORDERFLOW_PYTHON" scripts/kafka-probe.py "$KAFKA_BOOTSTRAP_SERVERS" --timeout 30; then
+    if [ -n "$started_kafka" ]; then
+      log "the broker this run started is not usable; its state follows"
+      bash scripts/kafka.sh diagnose >&2 || true
+      started_kafka_diagnosed=1
+    fi
+    exit 1
+  fi
 fi
 
 if [ -z "${ORDERFLOW_TEST_REGISTRY_URL:-}" ]; then
@@ -83,8 +151,24 @@ fi
 
 log "tests"
 if [ -n "${TEST_FILTER:-}" ]; then
-  cargo test --locked -p orderflow-tests --test integration -- --nocapture \
-    --test-threads="${TEST_THREADS:-2}" "$TEST_FILTER"
+  # TEST_REPEAT runs the selection that many times in a row on the same broker (make
+  # chaos-repeat); every run is reported, and the script fails if any run failed.
+  failed_runs=0
+  for run in $(seq 1 "${TEST_REPEAT:-1}"); do
+    [ "${TEST_REPEAT:-1}" = 1 ] || log "run $run of $TEST_REPEAT"
+    # shellcheck disable=SC2086 # TEST_FILTER may hold several filters
+    cargo test --locked -p orderflow-tests --test integration -- --nocapture \
+      --test-threads="${TEST_THREADS:-2}" $TEST_FILTER || failed_runs=$((failed_runs + 1))
+  done
+  [ "$failed_runs" = 0 ] || { log "$failed_runs of ${TEST_REPEAT:-1} runs failed"; exit 1; }
+elif [ -n "$containers" ]; then
+  start=$SECONDS
+  cargo test --locked -p orderflow-tests --test integration -- --test-threads="${TEST_THREADS:-4}"
+  took "the integration suite (testcontainers)" "$start"
+  log "container smoke test of the product image"
+  start=$SECONDS
+  bash scripts/smoke.sh
+  took "the smoke test" "$start"
 else
   cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
 fi

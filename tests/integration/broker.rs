@@ -8,7 +8,7 @@ use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn the_broker_is_a_real_kraft_apache_kafka_and_round_trips_records() {
     let kafka = kafka().await;
     let metadata_client: BaseConsumer = kafka.settings().create(&[]).unwrap();
@@ -65,7 +65,7 @@ async fn the_broker_is_a_real_kraft_apache_kafka_and_round_trips_records() {
     assert_eq!(values, expected);
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn three_brokers_keep_accepting_acks_all_writes_with_one_broker_down() {
     let cluster = LocalCluster::start(3).await;
     let topic = unique("replicated");

@@ -90,7 +90,7 @@ fn event(order_id: &str, event_id: &str) -> OrderEvent {
     event
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
     let kafka = kafka().await;
     let topic = unique("tail");
@@ -198,7 +198,7 @@ async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
     );
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn produce_writes_valid_events_and_refuses_a_file_with_a_bad_field_entirely() {
     let kafka = kafka().await;
     let servers = kafka.bootstrap_servers();
@@ -317,7 +317,7 @@ async fn partitions_of(kafka: &Kafka, topic: &str) -> usize {
     metadata.topics()[0].partitions().len()
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn topics_ensure_creates_the_pipeline_topics_once_with_their_configs() {
     // The topic names are fixed: a private broker keeps them away from parallel tests.
     let cluster = orderflow_tests::cluster::LocalCluster::start(1).await;
@@ -429,7 +429,7 @@ async fn topics_ensure_creates_the_pipeline_topics_once_with_their_configs() {
     );
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn a_poison_event_fixed_and_replayed_is_processed_exactly_once() {
     let kafka = kafka().await;
     let servers = kafka.bootstrap_servers();

@@ -47,7 +47,7 @@ struct Run {
     registry: Option<String>,
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 900)]
 async fn four_workers_turn_python_written_lifecycles_into_the_expected_derived_events() {
     let orders = std::env::var("ORDERFLOW_E2E_ORDERS")
         .ok()
@@ -61,7 +61,7 @@ async fn four_workers_turn_python_written_lifecycles_into_the_expected_derived_e
     .await;
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 900)]
 async fn four_workers_read_and_write_confluent_framing_through_the_schema_registry() {
     run(Run {
         orders: REGISTRY_ORDERS,
@@ -219,6 +219,7 @@ fn worker_args(kafka: &Kafka, input: &str, stage: &Stage, run: &Run) -> Vec<Stri
 async fn e2e_py(args: &[String]) -> Output {
     let script: PathBuf = repo_root().join("tests").join("python").join("e2e.py");
     tokio::process::Command::new(python())
+        .kill_on_drop(true)
         .arg(script)
         .args(args)
         .output()

@@ -17,7 +17,9 @@ use orderflow_runtime::metrics::{WorkerStatus, prometheus};
 use orderflow_runtime::{AvroHandler, Processor, RuntimeError, WorkerArgs, WorkerIdentity, engine};
 use orderflow_tests::orders::events;
 use orderflow_tests::{Kafka, unique};
+use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, DefaultProducerContext, Producer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use tokio::sync::oneshot;
 
@@ -85,7 +87,7 @@ impl Run {
 
 /// The sum of a metric's samples for `worker` whose labels include `labels`.
 fn metric(worker: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let text = prometheus().render();
+    let text = orderflow_runtime::metrics::render(&prometheus());
     text.lines()
         .filter(|line| line.starts_with(&format!("{name}{{")))
         .filter(|line| line.contains(&format!("worker=\"{worker}\"")))
@@ -110,7 +112,9 @@ async fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
 }
 
 struct Mock {
-    cluster: MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    /// The client that owns the mock cluster (`test.mock.num.brokers`): through it the
+    /// tests reach the parts of the mock API that `MockCluster` does not wrap.
+    owner: BaseProducer,
     kafka: Kafka,
     input: String,
     output: String,
@@ -118,20 +122,39 @@ struct Mock {
 }
 
 fn mock(brokers: i32) -> Mock {
-    let cluster = MockCluster::new(brokers).expect("mock cluster");
+    let owner: BaseProducer = ClientConfig::new()
+        .set("test.mock.num.brokers", brokers.to_string())
+        .create()
+        .expect("mock cluster");
     let (input, output, dlq) = (unique("in"), unique("out"), unique("dlq"));
-    for topic in [&input, &output, &dlq] {
-        cluster
-            .create_topic(topic, 3, brokers.min(3))
-            .expect("mock topic");
-    }
-    let kafka = Kafka::at(&cluster.bootstrap_servers());
+    let kafka = {
+        let cluster = owner.client().mock_cluster().expect("mock cluster");
+        for topic in [&input, &output, &dlq] {
+            cluster
+                .create_topic(topic, 3, brokers.min(3))
+                .expect("mock topic");
+        }
+        Kafka::at(&cluster.bootstrap_servers())
+    };
     Mock {
-        cluster,
+        owner,
         kafka,
         input,
         output,
         dlq,
+    }
+}
+
+impl Mock {
+    fn cluster(&self) -> MockCluster<'_, DefaultProducerContext> {
+        self.owner.client().mock_cluster().expect("mock cluster")
+    }
+
+    /// The next `count` requests of `api` to `broker` are answered normally, each
+    /// `delay` late (a coordinator whose answers do not come back in time).
+    fn delay_requests(&self, broker: i32, api: RDKafkaApiKey, count: usize, delay: Duration) {
+        orderflow_kafka_bytes::mock::delay_requests(self.owner.client(), broker, api, count, delay)
+            .expect("delay pushed");
     }
 }
 
@@ -166,12 +189,25 @@ async fn wait_committed(name: &str, records: usize) {
     .await;
 }
 
-#[tokio::test]
+/// Runs a worker (with `extra` flags) until every one of `inputs` has its output
+/// committed, checks that it is still running (nothing made it exit), stops it cleanly,
+/// and returns its name and how many producers it replaced.
+async fn run_through(mock: &Mock, inputs: usize, extra: &[&str]) -> (&'static str, f64) {
+    let run = start(mock, None, extra);
+    let name = run.name;
+    wait_committed(name, inputs).await;
+    assert!(!run.task.is_finished(), "the worker is still running");
+    let renewals = metric(name, "orderflow_producer_renewals_total", &[]);
+    run.stop().await.expect("clean stop");
+    (name, renewals)
+}
+
+#[orderflow_tests::test(timeout = 300)]
 async fn retriable_produce_errors_are_retried_by_the_client_without_aborting() {
     let mock = mock(1);
     let inputs = load(&mock, 20, 200).await;
     let refusals = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 3];
-    mock.cluster
+    mock.cluster()
         .request_errors(RDKafkaApiKey::Produce, &refusals);
     let run = run(&mock);
     let name = run.name;
@@ -188,12 +224,12 @@ async fn retriable_produce_errors_are_retried_by_the_client_without_aborting() {
     assert_committed_once(name, inputs);
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn a_batch_the_broker_refuses_aborts_rewinds_and_blames_no_input() {
     let mock = mock(1);
     let inputs = load(&mock, 20, 200).await;
     let refusal = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE];
-    mock.cluster
+    mock.cluster()
         .request_errors(RDKafkaApiKey::Produce, &refusal);
     let run = run(&mock);
     let name = run.name;
@@ -223,13 +259,13 @@ async fn a_batch_the_broker_refuses_aborts_rewinds_and_blames_no_input() {
     assert_committed_once(name, inputs);
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn an_abortable_commit_error_aborts_rewinds_and_commits_every_input_once() {
     let mock = mock(1);
     let inputs = load(&mock, 20, 200).await;
     // What a zombie whose group generation moved on gets: the transaction must abort.
     let refusal = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION];
-    mock.cluster
+    mock.cluster()
         .request_errors(RDKafkaApiKey::TxnOffsetCommit, &refusal);
     let run = run(&mock);
     let name = run.name;
@@ -246,23 +282,93 @@ async fn an_abortable_commit_error_aborts_rewinds_and_commits_every_input_once()
     assert_committed_once(name, inputs);
 }
 
-#[tokio::test]
-async fn a_fenced_producer_stops_the_worker_with_a_clear_reason() {
+/// A transaction that outlived its timeout (the coordinator moved during an outage) is
+/// aborted by the broker, which fences the producer: the worker replaces its producer
+/// in process, rewinds, and commits every input once, without a restart.
+#[orderflow_tests::test(timeout = 300)]
+async fn a_fenced_producer_is_replaced_in_process_and_every_input_commits_once() {
+    let mock = mock(1);
+    let inputs = load(&mock, 20, 200).await;
+    let refusal = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_PRODUCER_FENCED];
+    mock.cluster()
+        .request_errors(RDKafkaApiKey::EndTxn, &refusal);
+    let (name, renewals) = run_through(&mock, inputs, &[]).await;
+    assert_eq!(renewals, 1.0, "one fenced producer replaced");
+    assert_committed_once(name, inputs);
+}
+
+/// An abort that fails too (the coordinator refused the commit, then the abort, as one
+/// that moves during a leader election may): the open transaction's fate is unknown to
+/// the worker, so it replaces its producer, whose init settles the transaction, rewinds
+/// and commits every input once, without a restart.
+#[orderflow_tests::test(timeout = 300)]
+async fn a_failed_abort_replaces_the_producer_in_process_and_every_input_commits_once() {
+    let mock = mock(1);
+    let inputs = load(&mock, 20, 200).await;
+    // The first EndTxn is the first commit, the second its abort; an unknown server
+    // error is neither retriable nor fatal to the client.
+    let refusals = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN; 2];
+    mock.cluster()
+        .request_errors(RDKafkaApiKey::EndTxn, &refusals);
+    let (name, renewals) = run_through(&mock, inputs, &[]).await;
+    let aborted = metric(
+        name,
+        "orderflow_transactions_total",
+        &[("outcome", "aborted")],
+    );
+    assert_eq!(aborted, 1.0, "the commit refused, its abort tried");
+    assert_eq!(renewals, 1.0, "the producer whose abort failed replaced");
+    assert_committed_once(name, inputs);
+}
+
+/// A transaction call that gets no answer within the transaction timeout (after a
+/// broker restart, a producer's requests to its coordinator timed out again and again
+/// while queued on a connection that did not come back) is not repeated for minutes:
+/// the broker aborts that transaction anyway, so the worker replaces its producer,
+/// rewinds, and commits every input once, without a restart.
+#[orderflow_tests::test(timeout = 300)]
+async fn an_unanswered_transaction_call_replaces_the_producer_and_every_input_commits_once() {
+    let mock = mock(1);
+    let inputs = load(&mock, 20, 200).await;
+    // The first commit's offsets reach the coordinator, whose answer comes two
+    // minutes late: far past the 3 s transaction timeout, and past the test's wait.
+    mock.delay_requests(
+        1,
+        RDKafkaApiKey::AddOffsetsToTxn,
+        1,
+        Duration::from_secs(120),
+    );
+    let (name, renewals) = run_through(&mock, inputs, &["--transaction-timeout-ms", "3000"]).await;
+    assert_eq!(
+        renewals, 1.0,
+        "the producer left without an answer replaced"
+    );
+    assert_committed_once(name, inputs);
+}
+
+/// Fenced again and again (another live instance with the same transactional id), the
+/// worker stops with a reason that says so instead of fencing the other one forever.
+#[orderflow_tests::test(timeout = 300)]
+async fn a_producer_fenced_again_and_again_stops_the_worker_with_a_clear_reason() {
     let mock = mock(1);
     load(&mock, 5, 50).await;
-    let refusal = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_PRODUCER_FENCED];
-    mock.cluster.request_errors(RDKafkaApiKey::EndTxn, &refusal);
+    let refusals = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_PRODUCER_FENCED; 8];
+    mock.cluster()
+        .request_errors(RDKafkaApiKey::EndTxn, &refusals);
     let run = run(&mock);
-    let result = tokio::time::timeout(Duration::from_secs(60), run.task).await;
+    let result = tokio::time::timeout(Duration::from_secs(120), run.task).await;
     let error = result
         .expect("stops by itself")
         .expect("task")
-        .expect_err("fenced is fatal");
+        .expect_err("fenced again and again is fatal");
     println!("fatal: {error}");
     assert!(matches!(error, RuntimeError::Fatal(_)));
-    assert!(
-        error.to_string().to_lowercase().contains("fenced"),
-        "{error}"
+    let reason = error.to_string();
+    assert!(reason.contains("failed 4 times"), "{reason}");
+    assert!(reason.contains("--transactional-id"), "{reason}");
+    assert_eq!(
+        metric(run.name, "orderflow_producer_renewals_total", &[]),
+        3.0
     );
     assert_eq!(
         metric(
@@ -274,7 +380,7 @@ async fn a_fenced_producer_stops_the_worker_with_a_clear_reason() {
     );
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn the_worker_rides_out_a_broker_outage_and_commits_everything_once() {
     let mock = mock(1);
     let first = load(&mock, 20, 200).await;
@@ -286,9 +392,9 @@ async fn the_worker_rides_out_a_broker_outage_and_commits_everything_once() {
         "orderflow_transactions_total",
         &[("outcome", "committed")],
     );
-    mock.cluster.broker_down(1).unwrap();
+    mock.cluster().broker_down(1).unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    mock.cluster.broker_up(1).unwrap();
+    mock.cluster().broker_up(1).unwrap();
     let second = load(&mock, 20, 200).await;
     wait_committed(name, first + second).await;
     let committed_after = metric(
@@ -304,7 +410,7 @@ async fn the_worker_rides_out_a_broker_outage_and_commits_everything_once() {
     assert_committed_once(name, first + second);
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn a_commit_refused_inside_a_revoke_aborts_rewinds_and_loses_nothing() {
     // The revoke's commit fails while the member keeps other partitions: the abort
     // rewinds those inside the rebalance callback, and the poll that ran the callback
@@ -328,7 +434,7 @@ async fn a_commit_refused_inside_a_revoke_aborts_rewinds_and_loses_nothing() {
     )
     .await;
     let refusal = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION];
-    mock.cluster
+    mock.cluster()
         .request_errors(RDKafkaApiKey::TxnOffsetCommit, &refusal);
     let second = start(&mock, Some(&group), &slow);
     let names = [first.name, second.name];

@@ -24,7 +24,7 @@ use orderflow_tests::cluster::repo_root;
 use orderflow_tests::{python, registry_url, unique};
 use serde_json::{Value as Json, json};
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn rust_decodes_every_order_event_python_writes_in_both_wire_formats() {
     let registry = registry_url();
     let file = std::env::temp_dir().join(format!("{}.jsonl", unique("interop-python")));
@@ -108,7 +108,69 @@ async fn rust_decodes_every_order_event_python_writes_in_both_wire_formats() {
     );
 }
 
-#[tokio::test]
+/// Issue 15: a writer schema registered with Confluent schema references (each payload
+/// record in a subject of its own), by confluent_kafka's client and AvroSerializer.
+#[orderflow_tests::test(timeout = 180)]
+async fn rust_decodes_what_python_writes_with_a_schema_registered_with_references() {
+    let registry = registry_url();
+    let file = std::env::temp_dir().join(format!("{}.jsonl", unique("interop-references")));
+    let topic = unique("interop-references");
+    let out = interop_py(&[
+        "references",
+        "--out",
+        &file.display().to_string(),
+        "--registry",
+        &registry,
+        "--topic",
+        &topic,
+    ])
+    .await;
+    println!("{out}");
+    let text = std::fs::read_to_string(&file).expect("records written by interop.py");
+    let _ = std::fs::remove_file(&file);
+    let codec = Codec::new(CodecSettings {
+        registry: Some(RegistrySettings::new(&registry)),
+        ..CodecSettings::default()
+    })
+    .expect("codec");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 5, "too few records from interop.py:\n{text}");
+    let mut failures = Vec::new();
+    for line in &lines {
+        let record = serde_json::from_str::<Json>(line).expect("a JSON line");
+        let case = field(&record, "case");
+        match codec
+            .decode::<OrderEvent>(&hex_decode(field(&record, "hex")))
+            .await
+        {
+            Ok(decoded) => {
+                let mut found = Vec::new();
+                differences(
+                    "",
+                    &record["expected"],
+                    &decoded.value.to_json(),
+                    &mut found,
+                );
+                if !found.is_empty() {
+                    failures.push(format!("{case}:\n    {}", found.join("\n    ")));
+                }
+            }
+            Err(error) => failures.push(format!(
+                "{case}: not decoded ({}/{}): {error}",
+                error.class().as_str(),
+                error.kind()
+            )),
+        }
+    }
+    println!(
+        "{} records written with a referencing schema decoded, {} failed",
+        lines.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[orderflow_tests::test(timeout = 300)]
 async fn python_decodes_every_event_rust_writes_in_both_wire_formats() {
     let registry = registry_url();
     let single_object = Codec::new(CodecSettings::default()).expect("codec");
@@ -209,7 +271,7 @@ async fn python_decodes_every_event_rust_writes_in_both_wire_formats() {
     );
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn fastavro_and_the_rust_codec_agree_on_every_schema_fingerprint() {
     let out = interop_py(&["fingerprints"]).await;
     let python = serde_json::from_str::<Json>(&out).expect("JSON from interop.py fingerprints");
@@ -311,6 +373,7 @@ async fn write<T: Record + ToJson>(codec: &Codec, run: &str, case: &str, value: 
 async fn interop_py(args: &[&str]) -> String {
     let script = repo_root().join("tests").join("python").join("interop.py");
     let output = tokio::process::Command::new(python())
+        .kill_on_drop(true)
         .arg(script)
         .args(args)
         .output()

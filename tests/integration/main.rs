@@ -6,4 +6,8 @@ mod cli;
 mod e2e;
 mod faults;
 mod interop;
+mod records;
+mod registry;
+mod resolution;
 mod runtime;
+mod verifier;

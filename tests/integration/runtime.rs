@@ -105,7 +105,7 @@ pub async fn verify(kafka: &Kafka, topic: &str, events: &[TestEvent], timeout: D
     })
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn one_instance_processes_every_event_exactly_once_and_stops_cleanly() {
     let kafka = kafka().await;
     let topics = topics(kafka, 3).await;
@@ -221,7 +221,7 @@ async fn kill_storm(guarantee: &str) -> Report {
     report
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn exactly_once_loses_and_duplicates_nothing_when_an_instance_is_killed_twice() {
     let report = kill_storm("exactly-once").await;
     assert_eq!(
@@ -244,7 +244,7 @@ async fn exactly_once_loses_and_duplicates_nothing_when_an_instance_is_killed_tw
     assert_eq!(report.unexpected, 0);
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn at_least_once_loses_nothing_when_an_instance_is_killed_twice() {
     let report = kill_storm("at-least-once").await;
     assert_eq!(
@@ -319,17 +319,17 @@ async fn sigterm_handover(guarantee: &str) {
     assert!(report.order_violations.is_empty());
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn sigterm_mid_stream_hands_over_without_loss_or_duplicates_exactly_once() {
     sigterm_handover("exactly-once").await;
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn sigterm_mid_stream_hands_over_without_loss_or_duplicates_at_least_once() {
     sigterm_handover("at-least-once").await;
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn a_poison_message_is_dead_lettered_with_its_provenance_and_the_partition_goes_on() {
     use orderflow_runtime::dead_letter::header;
     use rdkafka::Message;
@@ -419,7 +419,7 @@ async fn a_poison_message_is_dead_lettered_with_its_provenance_and_the_partition
     assert_eq!(header_of(unknown, header::OFFSET).as_deref(), Some("6"));
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn the_worker_resumes_after_a_broker_restart_and_stops_in_time_while_the_broker_is_down() {
     let cluster = orderflow_tests::cluster::LocalCluster::start(1).await;
     let kafka: &'static Kafka = Box::leak(Box::new(Kafka::at(cluster.bootstrap_servers())));
@@ -481,7 +481,7 @@ async fn the_worker_resumes_after_a_broker_restart_and_stops_in_time_while_the_b
     );
 }
 
-#[tokio::test]
+#[orderflow_tests::test(timeout = 300)]
 async fn readyz_turns_ready_on_assignment_and_metrics_show_the_work_done() {
     let kafka = kafka().await;
     let topics = topics(kafka, 3).await;

@@ -14,6 +14,13 @@
         prints, per line, the record as fastavro (single-object, fingerprint looked up
         in schemas/) or AvroDeserializer (Confluent, through the registry) decodes it.
 
+    interop.py references --out FILE --registry URL --topic TOPIC
+        Registers the newest OrderEvent schema as a producer using Confluent schema
+        references does: Address in a subject of its own, each payload record in its
+        own subject (OrderPlaced referencing Address), OrderEvent under <TOPIC>-value
+        referencing them; then writes the v2 cases with confluent_kafka's
+        AvroSerializer using that registered schema. Same output lines as `write`.
+
     interop.py fingerprints
         Prints the Parsing Canonical Form and CRC-64-AVRO fingerprint fastavro computes
         for every schema in schemas/.
@@ -166,6 +173,63 @@ def write(args):
     print(f"wrote {len(lines)} records to {args.out}")
 
 
+def register_with_references(client, topic):
+    """(schema of <topic>-value, its references): OrderEvent v2 split into subjects."""
+    from confluent_kafka.schema_registry import Schema, SchemaReference
+
+    whole = json.loads(avro_wire.schema("OrderEvent", 2).text)
+    namespace = whole["namespace"]
+
+    def register(name, definition, references):
+        subject = f"{topic}-{namespace}.{name}"
+        schema = Schema(json.dumps(definition), "AVRO", references)
+        client.register_schema(subject, schema)
+        version = client.lookup_schema(subject, schema).version
+        return SchemaReference(f"{namespace}.{name}", subject, version)
+
+    payload = next(f for f in whole["fields"] if f["name"] == "payload")
+    references = []
+    for index, branch in enumerate(payload["type"]):
+        record = dict(copy.deepcopy(branch), namespace=namespace)
+        needs = []
+        for field in record["fields"]:
+            if isinstance(field["type"], dict) and field["type"].get("name") == "Address":
+                address = dict(field["type"], namespace=namespace)
+                needs.append(register("Address", address, []))
+                field["type"] = f"{namespace}.Address"
+        references.append(register(record["name"], record, needs))
+        payload["type"][index] = f"{namespace}.{record['name']}"
+    return Schema(json.dumps(whole), "AVRO", references)
+
+
+def references(args):
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    client = SchemaRegistryClient({"url": args.registry})
+    schema = register_with_references(client, args.topic)
+    client.register_schema(f"{args.topic}-value", schema)
+    serializer = AvroSerializer(client, schema, conf={"auto.register.schemas": False})
+    context = SerializationContext(args.topic, MessageField.VALUE)
+    lines = []
+    for case, version, value in cases():
+        if version != 2:
+            continue
+        data = serializer(avro_wire.avro_record(value), context)
+        lines.append({
+            "case": f"{case}/references",
+            "format": "confluent",
+            "writer": f"{args.topic}-value",
+            "hex": data.hex(),
+            "expected": value,
+        })
+    with open(args.out, "w", encoding="utf-8") as out:
+        for line in lines:
+            out.write(json.dumps(line) + "\n")
+    print(f"wrote {len(lines)} records to {args.out}")
+
+
 def decode(args):
     single_object = avro_wire.SingleObjectCodec()
     confluent = avro_wire.ConfluentCodec(args.registry) if args.registry else None
@@ -208,9 +272,14 @@ def main():
     d = commands.add_parser("decode")
     d.add_argument("--in", dest="input", required=True)
     d.add_argument("--registry")
+    r = commands.add_parser("references")
+    r.add_argument("--out", required=True)
+    r.add_argument("--registry", required=True)
+    r.add_argument("--topic", required=True)
     commands.add_parser("fingerprints")
     args = parser.parse_args()
-    {"write": write, "decode": decode, "fingerprints": fingerprints}[args.command](args)
+    {"write": write, "decode": decode, "references": references,
+     "fingerprints": fingerprints}[args.command](args)
 
 
 if __name__ == "__main__":

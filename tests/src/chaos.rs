@@ -123,6 +123,122 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// After a verification that found problems: what each output partition shows to
+    /// read_committed and read_uncommitted readers, and a second verification a minute
+    /// later, to tell outputs that are missing from outputs not yet visible.
+    pub async fn explain(&self, kafka: &Kafka) {
+        for (isolation, topic) in [
+            ("read_committed", &self.output),
+            ("read_uncommitted", &self.output),
+            ("read_committed", &self.input),
+        ] {
+            let consumer: BaseConsumer = match kafka.settings().create(&[
+                ("group.id", "orderflow-chaos-explain"),
+                ("isolation.level", isolation),
+            ]) {
+                Ok(consumer) => consumer,
+                Err(error) => {
+                    println!("explain: {error}");
+                    return;
+                }
+            };
+            let name = topic.clone();
+            let partitions = self.partitions;
+            let line = tokio::task::spawn_blocking(move || {
+                (0..partitions)
+                    .map(
+                        |p| match consumer.fetch_watermarks(&name, p, Duration::from_secs(10)) {
+                            Ok((_, high)) => format!("{p}:{high}"),
+                            Err(error) => format!("{p}:{error}"),
+                        },
+                    )
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .await
+            .unwrap_or_default();
+            println!("explain: end offsets of {topic} for {isolation} readers: {line}");
+        }
+        // What the group committed on the input: at the end offsets with outputs missing
+        // is a commit without its outputs; short of them, work that never finished.
+        let committed = match kafka
+            .settings()
+            .create::<BaseConsumer>(&[("group.id", &self.group)])
+        {
+            Ok(consumer) => {
+                let mut list = TopicPartitionList::new();
+                for p in 0..self.partitions {
+                    list.add_partition(&self.input, p);
+                }
+                tokio::task::spawn_blocking(move || {
+                    match consumer.committed_offsets(list, Duration::from_secs(10)) {
+                        Ok(list) => list
+                            .elements()
+                            .iter()
+                            .map(|e| format!("{}:{:?}", e.partition(), e.offset()))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        Err(error) => error.to_string(),
+                    }
+                })
+                .await
+                .unwrap_or_default()
+            }
+            Err(error) => error.to_string(),
+        };
+        println!(
+            "explain: offsets group {} committed on {}: {committed}",
+            self.group, self.input
+        );
+        // The transactions the brokers know of on the output partitions (an open one
+        // holds the last stable offset back), and any the coordinator has forgotten.
+        for partition in 0..self.partitions {
+            let partition = partition.to_string();
+            transactions_tool(
+                kafka,
+                &[
+                    "describe-producers",
+                    "--topic",
+                    &self.output,
+                    "--partition",
+                    &partition,
+                ],
+            )
+            .await;
+        }
+        transactions_tool(kafka, &["find-hanging", "--broker-id", "1"]).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let again = self.verify(kafka, Duration::from_secs(60)).await;
+        println!("explain: verifier report a minute later: {again:?}");
+    }
+}
+
+/// Runs Kafka's `kafka-transactions` tool against `kafka` and prints what it says.
+async fn transactions_tool(kafka: &Kafka, args: &[&str]) {
+    let output = tokio::process::Command::new("bash")
+        .kill_on_drop(true)
+        .arg(crate::cluster::repo_root().join("scripts/kafka.sh"))
+        .args(["tool", "org.apache.kafka.tools.TransactionsCommand"])
+        .args(["--bootstrap-server", kafka.bootstrap_servers()])
+        .args(args)
+        .env(
+            "KAFKA_STATE_DIR",
+            std::env::temp_dir().join("orderflow-kafka-tools"),
+        )
+        .output();
+    match tokio::time::timeout(Duration::from_secs(60), output).await {
+        Ok(Ok(output)) => println!(
+            "explain: kafka-transactions {}:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Ok(Err(error)) => println!("explain: kafka-transactions: {error}"),
+        Err(_) => println!("explain: kafka-transactions {} timed out", args.join(" ")),
+    }
+}
+
 /// Worker processes by instance name, restartable.
 pub struct Fleet {
     kafka_servers: String,
@@ -194,7 +310,12 @@ impl Fleet {
             .filter_map(|(name, process)| process.try_wait().map(|_| name.clone()))
             .collect();
         for name in &dead {
-            println!("restarting instance {name} after it exited");
+            let log = self
+                .workers
+                .get(name)
+                .map(|p| p.log_tail(40))
+                .unwrap_or_default();
+            println!("restarting instance {name} after it exited; the end of its log:\n{log}");
             self.start(name);
         }
         self.restarts += dead.len();
@@ -237,10 +358,20 @@ pub fn loadgen(kafka: &Kafka, topic: &str, count: u64, rate: u64, seed: u64) -> 
 
 /// Watches a group's lag on a topic: the worst lag, and how long partitions went
 /// without progress while they had lag.
+///
+/// Its sampling thread stops when the monitor is stopped or dropped (also when a test
+/// panics): the tokio runtime waits for blocking tasks when it shuts down, so a loop
+/// left running would hold the test binary forever. Each sample is bounded too.
 pub struct LagMonitor {
     state: Arc<Mutex<LagState>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for LagMonitor {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Reads the longest stall of a [`LagMonitor`], also after it stopped.
@@ -259,6 +390,12 @@ struct LagState {
     last: i64,
     zero_since: Option<Instant>,
     longest_stall: Duration,
+    /// The latest readable sample: (partition, lag, committed offset).
+    latest: Vec<(i32, i64, i64)>,
+    /// Samples in a row that could not be read (cluster not answering in time).
+    unreadable: u32,
+    /// Why the latest unreadable sample was.
+    last_error: String,
 }
 
 impl LagMonitor {
@@ -273,23 +410,43 @@ impl LagMonitor {
             stop.clone(),
         );
         let task = tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = match settings.create(&[("group.id", &group)]) {
-                Ok(consumer) => consumer,
-                Err(_) => return,
+            let connect = || {
+                settings
+                    .create::<BaseConsumer>(&[("group.id", &group)])
+                    .ok()
+            };
+            let Some(mut consumer) = connect() else {
+                return;
             };
             let mut progress: HashMap<i32, (i64, Instant)> = HashMap::new();
             while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
-                let Some(lags) = sample(&consumer, &topic, partitions) else {
-                    // Unknown (the cluster is down): not caught up.
-                    shared.lock().expect("lag state").zero_since = None;
-                    std::thread::sleep(Duration::from_millis(500));
-                    continue;
+                let lags = match sample(&consumer, &topic, partitions, &stopped) {
+                    Ok(lags) => lags,
+                    Err(error) => {
+                        // Unknown (the cluster is down): not caught up.
+                        let mut state = shared.lock().expect("lag state");
+                        state.zero_since = None;
+                        state.unreadable += 1;
+                        state.last_error = error;
+                        // A client that lost its group coordinator while brokers were killed
+                        // can stay unable to read after the cluster is back (seen: minutes of
+                        // unreadable samples with the lag already 0): start a new one.
+                        let reconnect = state.unreadable % 4 == 0;
+                        drop(state);
+                        if reconnect && let Some(fresh) = connect() {
+                            consumer = fresh;
+                        }
+                        std::thread::sleep(Duration::from_millis(500));
+                        continue;
+                    }
                 };
                 {
                     let total: i64 = lags.iter().map(|(_, lag, _)| lag).sum();
                     let mut state = shared.lock().expect("lag state");
                     state.worst = state.worst.max(total);
                     state.last = total;
+                    state.unreadable = 0;
+                    state.latest = lags.clone();
                     if total == 0 {
                         state.zero_since.get_or_insert_with(Instant::now);
                     } else {
@@ -309,12 +466,33 @@ impl LagMonitor {
                 std::thread::sleep(Duration::from_millis(500));
             }
         });
-        LagMonitor { state, stop, task }
+        LagMonitor {
+            state,
+            stop,
+            task: Some(task),
+        }
     }
 
     /// The largest total lag seen.
     pub fn worst(&self) -> i64 {
         self.state.lock().expect("lag state").worst
+    }
+
+    /// The latest readable sample and how many samples since could not be read, for a
+    /// report when the lag never returned to 0.
+    pub fn describe(&self) -> String {
+        let state = self.state.lock().expect("lag state");
+        let partitions: Vec<String> = state
+            .latest
+            .iter()
+            .map(|(p, lag, committed)| format!("{p}: committed {committed}, lag {lag}"))
+            .collect();
+        format!(
+            "latest lag sample [{}]; {} samples since unreadable (last: {})",
+            partitions.join("; "),
+            state.unreadable,
+            state.last_error
+        )
     }
 
     /// A reader of the longest stall that outlives the monitor.
@@ -337,33 +515,45 @@ impl LagMonitor {
     }
 
     /// Stops sampling.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
-/// (partition, lag, committed offset) of every partition, when readable.
-fn sample(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Option<Vec<(i32, i64, i64)>> {
+/// (partition, lag, committed offset) of every partition, when readable; why not when
+/// the cluster does not answer in time or the monitor is stopping.
+fn sample(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+    stopped: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<(i32, i64, i64)>, String> {
+    const CALL_TIMEOUT: Duration = Duration::from_secs(5);
     let mut list = TopicPartitionList::new();
     for partition in 0..partitions {
         list.add_partition(topic, partition);
     }
     let committed = consumer
-        .committed_offsets(list, Duration::from_secs(5))
-        .ok()?;
+        .committed_offsets(list, CALL_TIMEOUT)
+        .map_err(|error| format!("committed offsets: {error}"))?;
     let mut out = Vec::new();
     for element in committed.elements() {
+        if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("the monitor is stopping".into());
+        }
         let (low, high) = consumer
-            .fetch_watermarks(topic, element.partition(), Duration::from_secs(5))
-            .ok()?;
+            .fetch_watermarks(topic, element.partition(), CALL_TIMEOUT)
+            .map_err(|error| format!("watermarks: {error}"))?;
         let position = match element.offset() {
             Offset::Offset(offset) => offset,
             _ => low,
         };
         out.push((element.partition(), (high - position).max(0), position));
     }
-    Some(out)
+    Ok(out)
 }
 
 /// One row of the report table.
@@ -461,6 +651,24 @@ pub async fn conclude(
         }
     };
     let report = pipeline.verify(kafka, Duration::from_secs(60)).await;
+    println!("verifier report: {report:?}");
+    if recovery.is_none() {
+        println!(
+            "the lag did not return to 0 within 180 s: {}",
+            monitor.describe()
+        );
+    }
+    if recovery.is_none() || !report.is_clean() {
+        for (name, process) in &fleet.workers {
+            println!(
+                "the end of instance {name}'s log:\n{}",
+                process.log_tail(60)
+            );
+        }
+    }
+    if report.lost > 0 {
+        pipeline.explain(kafka).await;
+    }
     let scenario = match fleet.restarts {
         0 => summary.scenario,
         n => format!(

@@ -25,6 +25,13 @@ impl LocalCluster {
         LocalCluster::start_with(brokers, &[]).await
     }
 
+    /// Starts `brokers` brokers with the KRaft controller in a process of its own, which
+    /// lives on when a broker is killed. A killed broker is started again once the
+    /// controller fenced it (see `wait_fenced` in scripts/kafka.sh for why).
+    pub async fn start_with_separate_controller(brokers: usize) -> LocalCluster {
+        LocalCluster::start_args(brokers, &[], &["--separate-controller"]).await
+    }
+
     /// Starts one broker that also listens with SASL_SSL (SCRAM-SHA-256, user
     /// `orderflow`, password [`SCRAM_PASSWORD`]) on [`Self::secure_servers`], and on
     /// [`Self::mismatch_servers`] with a certificate for another host name.
@@ -55,6 +62,10 @@ impl LocalCluster {
     }
 
     async fn start_with(brokers: usize, env: &[(&str, &str)]) -> LocalCluster {
+        LocalCluster::start_args(brokers, env, &[]).await
+    }
+
+    async fn start_args(brokers: usize, env: &[(&str, &str)], flags: &[&str]) -> LocalCluster {
         let base_port = free_port_block(brokers);
         let state_dir = repo_root().join(".cache").join(crate::unique("cluster"));
         let mut cluster = LocalCluster {
@@ -67,8 +78,13 @@ impl LocalCluster {
             brokers,
             bootstrap_servers: String::new(),
         };
+        // The cluster exists (and its drop stops whatever `up` launched) before `up`
+        // runs, so a test that fails or times out during the start leaks no broker.
+        let count = brokers.to_string();
+        let mut args = vec!["up", "--brokers", count.as_str()];
+        args.extend_from_slice(flags);
         let output = cluster
-            .script(&["up", "--brokers", &brokers.to_string()])
+            .script(&args)
             .await
             .unwrap_or_else(|e| panic!("starting a {brokers}-broker cluster: {e}"));
         cluster.bootstrap_servers = output.lines().last().unwrap_or_default().trim().to_owned();
@@ -110,6 +126,20 @@ impl LocalCluster {
             .expect("start-broker");
     }
 
+    /// Freezes broker `n` (SIGSTOP): its sockets stay open, nothing answers.
+    pub async fn pause_broker(&self, n: usize) {
+        self.script(&["pause-broker", &n.to_string()])
+            .await
+            .expect("pause-broker");
+    }
+
+    /// Lets a frozen broker `n` go on (SIGCONT).
+    pub async fn resume_broker(&self, n: usize) {
+        self.script(&["resume-broker", &n.to_string()])
+            .await
+            .expect("resume-broker");
+    }
+
     /// How many brokers the cluster has.
     pub fn brokers(&self) -> usize {
         self.brokers
@@ -122,7 +152,8 @@ impl LocalCluster {
             .args(args)
             .env("KAFKA_STATE_DIR", &self.state_dir)
             .env("KAFKA_PORT", self.base_port.to_string())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .kill_on_drop(true);
         let output = command
             .output()
             .await
@@ -156,6 +187,18 @@ impl Drop for LocalCluster {
             eprintln!("{}", String::from_utf8_lossy(&output.stdout));
         }
         let _ = run("down");
+        if std::thread::panicking() {
+            // The brokers' data and logs are the evidence of what went wrong: kept.
+            let kept = repo_root().join("target").join("failed-clusters");
+            let _ = std::fs::create_dir_all(&kept);
+            if let Some(name) = self.state_dir.file_name() {
+                let _ = std::fs::rename(&self.state_dir, kept.join(name));
+                eprintln!(
+                    "the failed cluster's data and logs: target/failed-clusters/{}",
+                    name.to_string_lossy()
+                );
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.state_dir);
     }
 }

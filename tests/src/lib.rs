@@ -3,11 +3,19 @@
 //! Where the broker comes from, in order:
 //! 1. `KAFKA_BOOTSTRAP_SERVERS`: an existing cluster (`make test` starts a local
 //!    Apache Kafka in KRaft mode and sets it);
-//! 2. testcontainers with the `apache/kafka` image, when a Docker daemon answers;
+//! 2. testcontainers with the `apache/kafka` image, when a Docker daemon answers
+//!    (`make test-containers` starts one and builds the image locally);
 //! 3. otherwise every test fails with a message saying how to get a broker.
+//!
+//! The container is held by a static, which Rust never drops: it outlives the test
+//! binary. It carries the label `org.orderflow.test-run` (the value of
+//! `ORDERFLOW_TEST_RUN`) so that `scripts/test.sh` removes it after the suite; run by
+//! hand, remove it with the `docker rm -f` the fixture prints.
 //!
 //! Every test creates its own uniquely named topics and consumer groups, so all tests
 //! share one broker and run in parallel.
+
+pub use orderflow_test_macros::test;
 
 pub mod chaos;
 pub mod cluster;
@@ -16,6 +24,8 @@ pub mod process;
 pub mod verify;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use orderflow_runtime::kafka::KafkaSettings;
@@ -29,12 +39,39 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use testcontainers::ContainerAsync;
 use testcontainers::ImageExt;
+use testcontainers::bollard::models::{HostConfig, PortBinding};
 use testcontainers::runners::AsyncRunner;
 use testcontainers_modules::kafka::apache;
 use tokio::sync::OnceCell;
 
-/// The Apache Kafka image tag used when the fixture starts a container.
-const KAFKA_IMAGE_TAG: &str = "4.1.0";
+/// The Apache Kafka image tag used when the fixture starts a container: the version of
+/// the local broker (`scripts/kafka.sh`), so both branches test against the same Kafka.
+const KAFKA_IMAGE_TAG: &str = "4.3.1";
+
+/// Broker settings of the container beyond the module's: those `scripts/kafka.sh` gives
+/// the local broker, so that tests behave the same on both. Without them a single node
+/// cannot run a transaction (the transaction log wants 3 replicas by default).
+const KAFKA_CONTAINER_ENV: &[(&str, &str)] = &[
+    ("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1"),
+    ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1"),
+    ("KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS", "12"),
+    ("KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS", "12"),
+    (
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+        "1",
+    ),
+    ("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1"),
+    ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
+    ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false"),
+    ("KAFKA_NUM_PARTITIONS", "1"),
+    ("KAFKA_DEFAULT_REPLICATION_FACTOR", "1"),
+    ("KAFKA_MIN_INSYNC_REPLICAS", "1"),
+    ("KAFKA_LOG_SEGMENT_BYTES", "67108864"),
+];
+
+/// How long the container may take to print "Kafka Server started": a JVM starting on
+/// two busy cores.
+const KAFKA_CONTAINER_START_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A reachable Apache Kafka cluster.
 pub struct Kafka {
@@ -61,22 +98,43 @@ impl Kafka {
         if let Ok(servers) = std::env::var("KAFKA_BOOTSTRAP_SERVERS")
             && !servers.trim().is_empty()
         {
-            return Ok(Kafka {
-                bootstrap_servers: servers,
+            let kafka = Kafka {
+                bootstrap_servers: checked_bootstrap(&servers)?,
                 _container: None,
-            });
+            };
+            kafka.reachable().await?;
+            return Ok(kafka);
         }
         if docker_answers() {
-            let container = apache::Kafka::default()
+            let mut request = apache::Kafka::default()
                 .with_jvm_image()
                 .with_tag(KAFKA_IMAGE_TAG)
-                .start()
-                .await
-                .map_err(|e| format!("starting the apache/kafka container failed: {e}"))?;
+                .with_startup_timeout(KAFKA_CONTAINER_START_TIMEOUT)
+                .with_host_config_modifier(publish_on_loopback)
+                .with_label(
+                    "org.orderflow.test-run",
+                    std::env::var("ORDERFLOW_TEST_RUN").unwrap_or_else(|_| "manual".into()),
+                );
+            for (name, value) in KAFKA_CONTAINER_ENV {
+                request = request.with_env_var(*name, *value);
+            }
+            let container = request.start().await.map_err(|e| {
+                format!("starting the apache/kafka:{KAFKA_IMAGE_TAG} container failed: {e}")
+            })?;
             let port = container
                 .get_host_port_ipv4(apache::KAFKA_PORT)
                 .await
                 .map_err(|e| format!("the apache/kafka container exposes no port: {e}"))?;
+            // Once per test binary: which broker the tests use, and how to remove it.
+            // Written to the process's stderr, not with eprintln!, which the test
+            // harness captures and shows only for a failing test.
+            let _ = writeln!(
+                std::io::stderr(),
+                "kafka fixture: testcontainers started apache/kafka:{KAFKA_IMAGE_TAG} as \
+                 container {} with 9092/tcp mapped to 127.0.0.1:{port} (remove: docker rm -f {})",
+                container.id(),
+                container.id()
+            );
             return Ok(Kafka {
                 bootstrap_servers: format!("127.0.0.1:{port}"),
                 _container: Some(container),
@@ -88,6 +146,29 @@ impl Kafka {
              or start a Docker daemon for testcontainers"
                 .into(),
         )
+    }
+
+    /// Fails with the client's reason unless the cluster serves metadata within 30 s:
+    /// one clear message instead of a time-out in every test.
+    async fn reachable(&self) -> Result<(), String> {
+        let client: BaseConsumer = self
+            .settings()
+            .create(&[])
+            .map_err(|e| format!("a client for {}: {e}", self.bootstrap_servers))?;
+        let servers = self.bootstrap_servers.clone();
+        tokio::task::spawn_blocking(move || {
+            client
+                .fetch_metadata(None, Duration::from_secs(30))
+                .map(|_| ())
+                .map_err(|e| {
+                    format!(
+                        "the Kafka cluster at KAFKA_BOOTSTRAP_SERVERS={servers} does not serve \
+                         metadata within 30 s: {e}"
+                    )
+                })
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     /// A cluster already running at `bootstrap_servers`.
@@ -321,6 +402,44 @@ impl Kafka {
     }
 }
 
+/// `servers` if it is a list of `host:port`, else why not (a stray byte from a script's
+/// output once made every test time out against an address nothing listened on).
+fn checked_bootstrap(servers: &str) -> Result<String, String> {
+    let valid = servers.split(',').all(|server| {
+        server.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b))
+                && port.parse::<u16>().is_ok()
+        })
+    });
+    if valid {
+        Ok(servers.to_owned())
+    } else {
+        Err(format!(
+            "KAFKA_BOOTSTRAP_SERVERS={servers:?} is not a list of host:port"
+        ))
+    }
+}
+
+/// The time limit of a test: `reduced` seconds, or `full` under `make chaos`.
+pub fn limit(reduced: u64, full: u64) -> Duration {
+    Duration::from_secs(chaos::scale(reduced, full))
+}
+
+/// Runs a test's body under its time limit (see [`test`]). On time-out the body is
+/// dropped first, so that what it started (processes, clusters, monitors) stops, then
+/// the test fails with its name and limit; the rest of the suite goes on.
+pub async fn within(name: &str, limit: Duration, body: impl Future<Output = ()>) {
+    if tokio::time::timeout(limit, body).await.is_err() {
+        panic!(
+            "{name} exceeded its time limit of {} s; what it started was stopped",
+            limit.as_secs()
+        );
+    }
+}
+
 /// A name no other test uses: `<prefix>-<uuid>`.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -331,8 +450,25 @@ pub fn payload(message: &OwnedMessage) -> &[u8] {
     message.payload().unwrap_or_default()
 }
 
+/// Publishes the broker's port on 127.0.0.1 only, at a port Docker picks: testcontainers
+/// would publish it on every interface of the host.
+fn publish_on_loopback(host_config: &mut HostConfig) {
+    host_config.publish_all_ports = Some(false);
+    host_config.port_bindings = Some(HashMap::from([(
+        apache::KAFKA_PORT.to_string(),
+        Some(vec![PortBinding {
+            host_ip: Some("127.0.0.1".into()),
+            host_port: Some(String::new()),
+        }]),
+    )]));
+}
+
+/// Whether a Docker daemon answers at `DOCKER_HOST` (or the default socket), asked with
+/// the client named by `DOCKER` (`make test-containers` names the engine's own), else
+/// the first `docker` on the PATH.
 fn docker_answers() -> bool {
-    std::process::Command::new("docker")
+    let client = std::env::var("DOCKER").unwrap_or_else(|_| "docker".into());
+    std::process::Command::new(client)
         .args(["info", "--format", "{{.ServerVersion}}"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -397,4 +533,39 @@ pub fn python() -> std::path::PathBuf {
     std::env::var_os("ORDERFLOW_PYTHON")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| cluster::repo_root().join(".cache/venv/bin/python"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_bootstrap;
+
+    #[test]
+    fn bootstrap_addresses_with_stray_bytes_are_refused() {
+        assert!(checked_bootstrap("127.0.0.1:19092").is_ok());
+        assert!(checked_bootstrap("kafka-0.kafka:9093,[::1]:9092").is_ok());
+        assert!(checked_bootstrap("\u{1b}[0m\u{1b}[0m127.0.0.1:19092").is_err());
+        assert!(checked_bootstrap("127.0.0.1").is_err());
+        assert!(checked_bootstrap("127.0.0.1:19092 ").is_err());
+    }
+
+    #[test]
+    fn every_integration_test_has_a_time_limit() {
+        let dir = crate::cluster::repo_root()
+            .join("tests")
+            .join("integration");
+        let mut tests = 0;
+        for entry in std::fs::read_dir(&dir).expect("tests/integration") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("test file");
+            for marker in ["#[tokio::test", "#[test]"] {
+                assert!(
+                    !text.contains(marker),
+                    "{} declares a test with {marker}: use #[orderflow_tests::test(timeout = SECONDS)]",
+                    path.display()
+                );
+            }
+            tests += text.matches("#[orderflow_tests::test(timeout").count();
+        }
+        assert!(tests > 30, "only {tests} integration tests found");
+    }
 }

@@ -111,6 +111,13 @@ impl Process {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The last `lines` lines it logged.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Waits up to `timeout` until the log contains a line for which `matches` holds.
     pub async fn wait_for_log(&self, timeout: Duration, matches: impl Fn(&str) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
@@ -143,16 +150,12 @@ impl Drop for Process {
             self.kill();
         }
         if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<_> = log.lines().rev().take(60).collect();
             eprintln!(
-                "==== last lines of {} ({}):",
+                "==== last lines of {} ({}):\n{}",
                 self.name,
-                self.log_path.display()
+                self.log_path.display(),
+                self.log_tail(60)
             );
-            for line in tail.into_iter().rev() {
-                eprintln!("{line}");
-            }
         }
     }
 }

@@ -21,8 +21,11 @@ use crate::registry::{RegistryClient, RegistrySettings};
 use crate::store::SchemaStore;
 use crate::wire::{self, SchemaRef, WireFormat};
 
-/// Default maximum payload size: Kafka's default `message.max.bytes`.
-pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Default maximum payload size, 960 KiB: a value this large still fits, with its key
+/// and dead-letter headers, in a record of a topic with Kafka's default size limit (the
+/// producer's `message.max.bytes`, 1,000,000), so rejecting it for its size needs no
+/// truncation of its dead letter.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 960 * 1024;
 
 /// How Confluent subjects are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +51,28 @@ impl std::str::FromStr for SubjectStrategy {
     }
 }
 
+/// How `encode` finds the registry id of the output schema, in the terms of
+/// Confluent's serializers (`auto.register.schemas`, `use.latest.version`). The schema
+/// is always looked up under its subject first, so credentials that may only read
+/// work once the schema is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaRegistration {
+    /// Register the schema when the lookup does not find it.
+    pub auto_register: bool,
+    /// When the lookup does not find it, use the subject's latest version instead of
+    /// registering, provided it is the same schema (same Parsing Canonical Form).
+    pub use_latest_version: bool,
+}
+
+impl Default for SchemaRegistration {
+    fn default() -> Self {
+        SchemaRegistration {
+            auto_register: true,
+            use_latest_version: false,
+        }
+    }
+}
+
 /// Codec settings.
 #[derive(Debug, Clone)]
 pub struct CodecSettings {
@@ -59,6 +84,8 @@ pub struct CodecSettings {
     pub subject_strategy: SubjectStrategy,
     /// The registry, when there is one.
     pub registry: Option<RegistrySettings>,
+    /// How the output schema's id is found (Confluent format).
+    pub registration: SchemaRegistration,
 }
 
 impl Default for CodecSettings {
@@ -68,6 +95,7 @@ impl Default for CodecSettings {
             output_format: WireFormat::SingleObject,
             subject_strategy: SubjectStrategy::TopicName,
             registry: None,
+            registration: SchemaRegistration::default(),
         }
     }
 }
@@ -106,7 +134,7 @@ impl Codec {
             .clone()
             .map(RegistryClient::new)
             .transpose()?;
-        let store = SchemaStore::new(registry)?;
+        let store = SchemaStore::new(registry, settings.registration)?;
         Ok(Codec { settings, store })
     }
 
@@ -197,8 +225,9 @@ impl Codec {
         Ok(out)
     }
 
-    /// The header `encode` writes for `T` on `topic`, registering the schema with the
-    /// registry on first use in Confluent format.
+    /// The header `encode` writes for `T` on `topic`: in Confluent format, the id of
+    /// the schema under its subject, looked up (or registered, see
+    /// [`SchemaRegistration`]) on first use.
     pub async fn header_for<T: Record>(&self, topic: &str) -> Result<SchemaRef, CodecError> {
         let contract = T::contract();
         match self.settings.output_format {
@@ -213,7 +242,12 @@ impl Codec {
                 }
                 let id = self
                     .store
-                    .registered_id(&subject, contract.avsc, contract.fingerprint)
+                    .registered_id(
+                        &subject,
+                        &contract.full_name,
+                        contract.avsc,
+                        contract.fingerprint,
+                    )
                     .await?;
                 Ok(SchemaRef::RegistryId(id))
             }

@@ -540,3 +540,264 @@ async fn a_v1_cancellation_stays_a_cancellation() {
         })
     );
 }
+
+/// Issue 15: an event from a newer writer whose payload union has a branch this reader
+/// lacks is a schema error that names the branch (so `dlq replay --class schema` finds
+/// it after the upgrade that adds the branch), not malformed data.
+#[tokio::test]
+async fn a_payload_type_of_a_newer_writer_is_an_unknown_union_branch() {
+    let registry = RegistryDouble::start().await;
+    let mut newer: serde_json::Value = serde_json::from_str(OrderEvent::contract().avsc).unwrap();
+    let payload = newer["fields"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["name"] == "payload")
+        .unwrap();
+    let branches = payload["type"].as_array_mut().unwrap();
+    let returned = branches.len() as i64;
+    branches.push(serde_json::json!({
+        "type": "record",
+        "name": "OrderReturned",
+        "fields": [{"name": "reason", "type": "string"}]
+    }));
+    let id = registry.register(&newer.to_string());
+    let mut w = corpus::AvroBytes::default();
+    w.string("e-1")
+        .string("o-1")
+        .string("c-1")
+        .long(1_000)
+        .string("shop");
+    w.long(returned).string("damaged");
+    let message = [&[0x00][..], &id.to_be_bytes(), &w.0].concat();
+    let codec = confluent(&registry.url, SubjectStrategy::TopicName);
+    let error = codec.decode::<OrderEvent>(&message).await.unwrap_err();
+    assert_eq!(
+        (error.class(), error.kind()),
+        (ErrorClass::Schema, "unknown-union-branch"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("OrderReturned"), "{error}");
+    // Events of the payload types both schemas share still decode.
+    let mut w = corpus::AvroBytes::default();
+    w.string("e-2")
+        .string("o-2")
+        .string("c-2")
+        .long(1_000)
+        .string("shop");
+    w.long(5).string("fraud").long(7);
+    let message = [&[0x00][..], &id.to_be_bytes(), &w.0].concat();
+    let decoded = codec.decode::<OrderEvent>(&message).await.unwrap();
+    assert_eq!(
+        decoded.value.payload,
+        Payload::OrderCancelled(OrderCancelled {
+            reason: "fraud".into(),
+            refund_amount: 7
+        })
+    );
+}
+
+/// Issue 15: read-only registry credentials. The output schema is looked up under its
+/// subject first, and registered only when missing.
+#[tokio::test]
+async fn an_output_schema_registered_already_is_looked_up_without_writing() {
+    let registry = RegistryDouble::start().await;
+    let id = registry.register_under("orders.lifecycle-value", OrderEvent::contract().avsc);
+    registry.set_read_only(true);
+    let codec = confluent(&registry.url, SubjectStrategy::TopicName);
+    let bytes = codec
+        .encode("orders.lifecycle", &sample::order_placed(1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bytes[1..5], id.to_be_bytes());
+    assert_eq!(registry.registrations(), 0, "nothing was registered");
+}
+
+#[tokio::test]
+async fn a_missing_output_schema_that_may_not_be_registered_names_the_subject() {
+    let registry = RegistryDouble::start().await;
+    registry.set_read_only(true);
+    let codec = confluent(&registry.url, SubjectStrategy::TopicName);
+    let error = codec
+        .encode("orders.lifecycle", &sample::order_placed(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.class(), error.kind()),
+        (ErrorClass::Schema, "schema-not-registered"),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("orders.lifecycle-value"), "{text}");
+    assert!(text.contains("40301"), "{text}");
+    assert!(text.contains("register"), "{text}");
+}
+
+/// The newest OrderEvent schema split as a Confluent producer with schema references
+/// registers it: `Address` in a subject of its own, each payload record in its own
+/// subject (OrderPlaced referencing Address), and OrderEvent referencing the payloads.
+/// Returns the id of OrderEvent and the number of referenced subjects.
+fn register_with_references(registry: &RegistryDouble) -> (u32, usize) {
+    let mut event: serde_json::Value = serde_json::from_str(OrderEvent::contract().avsc).unwrap();
+    let namespace = event["namespace"].as_str().unwrap().to_owned();
+    let full = |name: &str| format!("{namespace}.{name}");
+    let fields = event["fields"].as_array_mut().unwrap();
+    let payload = fields.iter_mut().find(|f| f["name"] == "payload").unwrap();
+    let mut subjects = 0;
+    let mut references = Vec::new();
+    for branch in payload["type"].as_array_mut().unwrap() {
+        let mut record = branch.take();
+        record["namespace"] = namespace.clone().into();
+        let name = record["name"].as_str().unwrap().to_owned();
+        *branch = full(&name).into();
+        let mut needs = Vec::new();
+        if name == "OrderPlaced" {
+            let address = record["fields"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|f| f["name"] == "shipping_address")
+                .unwrap();
+            let mut definition = address["type"].take();
+            definition["namespace"] = namespace.clone().into();
+            address["type"] = full("Address").into();
+            registry.register_under(&full("Address"), &definition.to_string());
+            subjects += 1;
+            needs.push((full("Address"), full("Address"), 1));
+        }
+        let needs: Vec<(&str, &str, i64)> = needs
+            .iter()
+            .map(|(n, s, v)| (n.as_str(), s.as_str(), *v))
+            .collect();
+        registry.register_with_references(&full(&name), &record.to_string(), &needs);
+        subjects += 1;
+        references.push(full(&name));
+    }
+    let references: Vec<(&str, &str, i64)> = references
+        .iter()
+        .map(|name| (name.as_str(), name.as_str(), 1))
+        .collect();
+    let id = registry.register_with_references(
+        "orders.lifecycle-value",
+        &event.to_string(),
+        &references,
+    );
+    (id, subjects)
+}
+
+/// Issue 15: a writer schema registered with Confluent schema references decodes: the
+/// referenced subjects and versions are fetched (recursively, once each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_schema_with_references_decodes_after_fetching_them_once() {
+    let registry = RegistryDouble::start().await;
+    let (id, subjects) = register_with_references(&registry);
+    let codec = Arc::new(confluent(&registry.url, SubjectStrategy::TopicName));
+    let events = [
+        sample::order_placed(2),
+        sample::with_payload(
+            &sample::order_placed(1),
+            Payload::OrderCancelled(OrderCancelled {
+                reason: "fraud".into(),
+                refund_amount: 3,
+            }),
+        ),
+    ];
+    let mut tasks = Vec::new();
+    for round in 0..16 {
+        let event = events[round % 2].clone();
+        let single = single_object().encode("t", &event).await.unwrap();
+        let message = [&[0x00][..], &id.to_be_bytes(), &single[10..]].concat();
+        let codec = codec.clone();
+        tasks.push(tokio::spawn(async move {
+            let decoded = codec.decode::<OrderEvent>(&message).await;
+            (event, decoded)
+        }));
+    }
+    for task in tasks {
+        let (event, decoded) = task.await.unwrap();
+        let decoded = decoded.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(decoded.value, event);
+        assert_eq!(decoded.schema, SchemaRef::RegistryId(id));
+    }
+    assert_eq!(
+        registry.requests(),
+        1 + subjects,
+        "one request for the id and one per referenced subject version"
+    );
+}
+
+fn confluent_with(url: &str, registration: SchemaRegistration) -> Codec {
+    let mut registry = RegistrySettings::new(url);
+    registry.attempts = 2;
+    Codec::new(CodecSettings {
+        output_format: WireFormat::Confluent,
+        registry: Some(registry),
+        registration,
+        ..CodecSettings::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn use_latest_version_takes_the_subjects_latest_version_when_it_is_the_same_schema() {
+    let registry = RegistryDouble::start().await;
+    // The same schema in another layout: the lookup (by text) misses it.
+    let relaid: serde_json::Value = serde_json::from_str(OrderEvent::contract().avsc).unwrap();
+    let id = registry.register_under(
+        "orders.lifecycle-value",
+        &serde_json::to_string_pretty(&relaid).unwrap(),
+    );
+    registry.set_read_only(true);
+    let codec = confluent_with(
+        &registry.url,
+        SchemaRegistration {
+            auto_register: false,
+            use_latest_version: true,
+        },
+    );
+    let bytes = codec
+        .encode("orders.lifecycle", &sample::order_placed(1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bytes[1..5], id.to_be_bytes());
+    assert_eq!(registry.registrations(), 0);
+
+    // Another schema as the subject's latest version is refused, naming the subject.
+    registry.register_under("orders.validation-value", OrderEvent::contract().avsc);
+    let validated = validation(ValidationResult::OrderValidated(OrderValidated {
+        total: 1,
+        currency: "EUR".into(),
+        line_count: 1,
+    }));
+    let error = codec
+        .encode("orders.validation", &validated)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "schema-not-registered", "{error}");
+    let text = error.to_string();
+    assert!(text.contains("orders.validation-value"), "{text}");
+    assert!(text.contains("another schema"), "{text}");
+    assert_eq!(registry.registrations(), 0);
+}
+
+#[tokio::test]
+async fn without_auto_registration_a_missing_output_schema_is_not_registered() {
+    let registry = RegistryDouble::start().await;
+    let codec = confluent_with(
+        &registry.url,
+        SchemaRegistration {
+            auto_register: false,
+            use_latest_version: false,
+        },
+    );
+    let error = codec
+        .encode("orders.lifecycle", &sample::order_placed(1))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "schema-not-registered", "{error}");
+    assert!(
+        error.to_string().contains("--auto-register-schemas"),
+        "{error}"
+    );
+    assert_eq!(registry.registrations(), 0);
+}

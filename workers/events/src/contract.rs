@@ -15,6 +15,7 @@ use std::sync::{Arc, RwLock};
 
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::types::Value;
 use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::{AvroSchema, Schema};
 use serde::Serialize;
@@ -209,17 +210,7 @@ impl Contract {
         if writer.fingerprint == self.fingerprint {
             return self.decode_own(datum);
         }
-        let resolution = self.resolution(writer)?;
-        let mut cursor = datum;
-        let written = resolution
-            .reader
-            .read_value(&mut cursor)
-            .map_err(malformed)?;
-        self.no_trailing_bytes(cursor)?;
-        let value = resolution
-            .resolver
-            .resolve(written)
-            .map_err(|reason| CodecError::Malformed(bounded(reason)))?;
+        let value = self.resolution(writer)?.read(datum)?;
         apache_avro::from_value::<T>(&value).map_err(malformed)
     }
 
@@ -263,22 +254,13 @@ impl Contract {
         {
             return known.clone();
         }
-        let incompatible = |reason: String| CodecError::IncompatibleSchema {
-            writer: format!("{} ({:#018x})", writer.full_name, writer.fingerprint),
-            reader: format!("{} v{}", self.full_name, self.version),
-            reason,
-        };
-        let built = readable_as(writer.schema, self.reader_schema)
-            .map_err(incompatible)
-            .and_then(|()| {
-                let reader = GenericDatumReader::builder(writer.schema)
-                    .human_readable(false)
-                    .build()
-                    .map_err(|e| incompatible(e.to_string()))?;
-                let resolver =
-                    Resolver::new(writer.schema, self.reader_schema).map_err(incompatible)?;
-                Ok(Arc::new(Resolution { reader, resolver }))
-            });
+        let built = Resolution::new(
+            writer.schema,
+            self.reader_schema,
+            format!("{} ({:#018x})", writer.full_name, writer.fingerprint),
+            format!("{} v{}", self.full_name, self.version),
+        )
+        .map(Arc::new);
         self.resolvers
             .write()
             .expect("resolver cache")
@@ -287,11 +269,69 @@ impl Contract {
     }
 }
 
-/// How to read data of one foreign writer schema: decode with the writer's schema,
-/// then resolve into ours (union branches by name, see [`crate::resolve`]).
-struct Resolution {
+/// How to read data of one writer schema as another (reader) schema: decode with the
+/// writer's schema, then resolve into the reader's (see [`crate::resolve`]).
+pub struct Resolution {
     reader: GenericDatumReader<'static>,
     resolver: Resolver,
+    writer_name: String,
+    reader_name: String,
+}
+
+impl std::fmt::Debug for Resolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolution")
+            .field("writer", &self.writer_name)
+            .field("reader", &self.reader_name)
+            .finish()
+    }
+}
+
+impl Resolution {
+    /// Prepares reading `writer` data as `reader`; fails when no datum of `writer` can
+    /// be read as `reader`. The names are what errors call the two schemas.
+    pub fn new(
+        writer: &'static Schema,
+        reader: &'static Schema,
+        writer_name: String,
+        reader_name: String,
+    ) -> Result<Resolution, CodecError> {
+        let resolver = Resolver::new(writer, reader).map_err(|error| CodecError::Resolution {
+            writer: writer_name.clone(),
+            reader: reader_name.clone(),
+            error: Box::new(error),
+        })?;
+        let datum_reader = GenericDatumReader::builder(writer)
+            .human_readable(false)
+            .build()
+            .map_err(malformed)?;
+        Ok(Resolution {
+            reader: datum_reader,
+            resolver,
+            writer_name,
+            reader_name,
+        })
+    }
+
+    /// Reads one datum (every byte of it) as a value of the reader's schema.
+    pub fn read(&self, datum: &[u8]) -> Result<Value, CodecError> {
+        let mut cursor = datum;
+        let written = self.reader.read_value(&mut cursor).map_err(malformed)?;
+        if !cursor.is_empty() {
+            return Err(CodecError::Malformed(format!(
+                "{} trailing bytes after the {} datum",
+                cursor.len(),
+                self.writer_name
+            )));
+        }
+        self.resolver
+            .resolve(written)
+            .map_err(|error| CodecError::Resolution {
+                writer: self.writer_name.clone(),
+                reader: self.reader_name.clone(),
+                error: Box::new(error),
+            })
+    }
 }
 
 /// Whether data written with `writer` can be read with `reader` under Avro's

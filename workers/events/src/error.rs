@@ -1,5 +1,7 @@
 //! Codec errors, sorted by what the runtime must do with the message.
 
+use crate::resolve::ResolveError;
+
 /// What the runtime does with a message that failed with this error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
@@ -56,15 +58,16 @@ pub enum CodecError {
     /// A single-object fingerprint that matches no known schema.
     #[error("unknown schema fingerprint {0:#018x}: not in schemas/ nor fetched from a registry")]
     UnknownFingerprint(u64),
-    /// The writer's schema cannot be read as the reader's under Avro resolution rules.
-    #[error("writer schema {writer} cannot be read as {reader}: {reason}")]
-    IncompatibleSchema {
+    /// The writer's schema (or this datum of it: a union branch or an enum symbol the
+    /// reader lacks) cannot be read as the reader's under Avro's schema resolution.
+    #[error("writer schema {writer} cannot be read as {reader}: {error}")]
+    Resolution {
         /// The writer schema's name.
         writer: String,
         /// The reader schema's name.
         reader: String,
-        /// The resolution failure, naming the field.
-        reason: String,
+        /// What does not match, and where.
+        error: Box<ResolveError>,
     },
     /// The schema registry could not be reached or answered with a server error.
     #[error("schema registry unavailable: {0}")]
@@ -72,6 +75,17 @@ pub enum CodecError {
     /// The schema registry refused a request (for example an incompatible schema).
     #[error("schema registry refused the request: {0}")]
     RegistryRefused(String),
+    /// The output schema is not registered under its subject, and this worker may not
+    /// or must not register it; `reason` says which and what to do.
+    #[error("the output schema {schema} is not registered under subject {subject}: {reason}")]
+    SchemaNotRegistered {
+        /// The subject.
+        subject: String,
+        /// Full name of the output record.
+        schema: String,
+        /// Why it was not registered, and what to do.
+        reason: String,
+    },
     /// A value could not be encoded with its schema.
     #[error("encoding failed: {0}")]
     Encode(String),
@@ -85,9 +99,11 @@ impl CodecError {
             | CodecError::UnknownFormat(_)
             | CodecError::Malformed(_)
             | CodecError::Encode(_) => ErrorClass::Decode,
+            CodecError::Resolution { error, .. } if error.is_datum() => ErrorClass::Decode,
             CodecError::UnknownSchemaId { .. }
             | CodecError::UnknownFingerprint(_)
-            | CodecError::IncompatibleSchema { .. }
+            | CodecError::Resolution { .. }
+            | CodecError::SchemaNotRegistered { .. }
             | CodecError::RegistryRefused(_) => ErrorClass::Schema,
             CodecError::RegistryUnavailable(_) => ErrorClass::Transient,
         }
@@ -101,9 +117,10 @@ impl CodecError {
             CodecError::Malformed(_) => "malformed",
             CodecError::UnknownSchemaId { .. } => "unknown-schema-id",
             CodecError::UnknownFingerprint(_) => "unknown-fingerprint",
-            CodecError::IncompatibleSchema { .. } => "incompatible-schema",
+            CodecError::Resolution { error, .. } => error.kind(),
             CodecError::RegistryUnavailable(_) => "registry-unavailable",
             CodecError::RegistryRefused(_) => "registry-refused",
+            CodecError::SchemaNotRegistered { .. } => "schema-not-registered",
             CodecError::Encode(_) => "encode",
         }
     }

@@ -4,7 +4,8 @@
 //!   `.avsc` file with a proof that they agree on the wire format.
 //! - [`model`]: the Rust types of the input and derived events.
 //! - [`codec`]: decode and encode in Confluent framing or single-object encoding.
-//! - [`wire`], [`fingerprint`], [`registry`], [`store`]: the parts the codec is made of.
+//! - [`wire`], [`fingerprint`], [`registry`], [`references`], [`store`], [`resolve`]: the
+//!   parts the codec is made of.
 //! - [`error`]: typed errors whose class tells the runtime to dead-letter or retry.
 
 pub mod codec;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod evolution;
 pub mod fingerprint;
 pub mod model;
+pub mod references;
 pub mod registry;
 pub mod resolve;
 pub mod sample;
@@ -23,7 +25,7 @@ pub mod wire;
 #[cfg(any(test, feature = "registry-double"))]
 pub mod registry_double;
 
-pub use codec::{Codec, CodecSettings, Decoded, SubjectStrategy};
+pub use codec::{Codec, CodecSettings, Decoded, SchemaRegistration, SubjectStrategy};
 pub use contract::{Contract, Record};
 pub use error::{CodecError, ErrorClass};
 pub use model::*;

@@ -1,10 +1,12 @@
 //! A client of the Confluent Schema Registry API, as served by Confluent, Apicurio
 //! (`/apis/ccompat/v7`), Karapace and Redpanda.
 //!
-//! Only two calls are needed: fetch a schema by id, and register (or look up) a
-//! schema under a subject. Each request has a timeout; connection failures, server
-//! errors and throttling are retried a few times with backoff, then reported as
-//! [`CodecError::RegistryUnavailable`] (transient: the runtime retries the message).
+//! The calls a serializer and a deserializer make: fetch a schema by id (with the
+//! subjects and versions it references), look a schema up under a subject, fetch a
+//! subject's latest version, and register a schema. Each request has a timeout;
+//! connection failures, server errors and throttling are retried a few times with
+//! backoff, then reported as [`CodecError::RegistryUnavailable`] (transient: the runtime
+//! retries the message).
 
 use std::time::Duration;
 
@@ -68,6 +70,8 @@ struct SchemaById {
     schema: String,
     #[serde(rename = "schemaType", default)]
     schema_type: Option<String>,
+    #[serde(default)]
+    references: Vec<SchemaReference>,
 }
 
 #[derive(Deserialize)]
@@ -75,10 +79,73 @@ struct Registered {
     id: u32,
 }
 
+/// A schema registered under a subject, as `GET /subjects/{subject}/versions/{version}`
+/// and the lookup `POST /subjects/{subject}` answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubjectSchema {
+    /// The schema's global id.
+    pub id: u32,
+    /// The version under the subject.
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// The schema text.
+    #[serde(default)]
+    pub schema: String,
+    /// `AVRO` when absent.
+    #[serde(rename = "schemaType", default)]
+    pub schema_type: Option<String>,
+    /// Named types this schema uses from other subjects.
+    #[serde(default)]
+    pub references: Vec<SchemaReference>,
+}
+
+/// A Confluent schema reference: the schema registered as `version` of `subject`
+/// defines the named type `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+pub struct SchemaReference {
+    /// For Avro, the full name of the referenced type.
+    pub name: String,
+    /// The subject the referenced schema is registered under.
+    pub subject: String,
+    /// Its version under that subject.
+    pub version: i64,
+}
+
+/// A schema fetched by id: its text and the references it needs.
+#[derive(Debug, Clone)]
+pub struct FetchedSchema {
+    /// The schema text.
+    pub schema: String,
+    /// Named types it uses from other subjects.
+    pub references: Vec<SchemaReference>,
+}
+
 #[derive(Deserialize)]
 struct RegistryErrorBody {
     error_code: Option<i64>,
     message: Option<String>,
+}
+
+/// Why a registration did not happen.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Refusal {
+    /// The registry answered with a client error (401 or 403 for credentials that may
+    /// not write, 409 for an incompatible schema, ...).
+    #[error(
+        "HTTP {status}{}: {message}",
+        .code.map(|c| format!(" (error {c})")).unwrap_or_default()
+    )]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The registry's error code (40301: not authorized to write).
+        code: Option<i64>,
+        /// The registry's message.
+        message: String,
+    },
+    /// The registry could not be reached, or failed otherwise.
+    #[error(transparent)]
+    Failed(CodecError),
 }
 
 enum Failure {
@@ -116,8 +183,8 @@ impl RegistryClient {
         })
     }
 
-    /// The schema text registered under `id`.
-    pub async fn schema_by_id(&self, id: u32) -> Result<String, CodecError> {
+    /// The schema registered under `id`, with the references it needs.
+    pub async fn schema_by_id(&self, id: u32) -> Result<FetchedSchema, CodecError> {
         let url = format!("{}/schemas/ids/{id}", self.base);
         let body: SchemaById =
             self.call(|| self.http.get(&url))
@@ -141,19 +208,87 @@ impl RegistryClient {
                 detail: format!("schema {id} is {kind}, not AVRO"),
             });
         }
-        Ok(body.schema)
+        Ok(FetchedSchema {
+            schema: body.schema,
+            references: body.references,
+        })
+    }
+
+    /// Version `version` of `subject` (a referenced schema). `None` when the registry
+    /// has no such subject or version.
+    pub async fn subject_version(
+        &self,
+        subject: &str,
+        version: i64,
+    ) -> Result<Option<SubjectSchema>, CodecError> {
+        let url = format!(
+            "{}/subjects/{}/versions/{version}",
+            self.base,
+            encode_path(subject)
+        );
+        self.optional(
+            self.call(|| self.http.get(&url)).await,
+            &format!("fetching version {version} of subject {subject}"),
+        )
+    }
+
+    /// The latest version of `subject`; `None` when the subject has none.
+    pub async fn latest_version(&self, subject: &str) -> Result<Option<SubjectSchema>, CodecError> {
+        let url = format!(
+            "{}/subjects/{}/versions/latest",
+            self.base,
+            encode_path(subject)
+        );
+        self.optional(
+            self.call(|| self.http.get(&url)).await,
+            &format!("fetching the latest version of subject {subject}"),
+        )
+    }
+
+    /// The id `schema` has under `subject` (`POST /subjects/{subject}`, which reads
+    /// and never writes); `None` when it is not registered there.
+    pub async fn lookup(&self, subject: &str, schema: &str) -> Result<Option<u32>, CodecError> {
+        let url = format!("{}/subjects/{}", self.base, encode_path(subject));
+        let body = json!({ "schema": schema });
+        let found = self.optional::<SubjectSchema>(
+            self.call(|| self.http.post(&url).json(&body)).await,
+            &format!("looking up the schema under subject {subject}"),
+        )?;
+        Ok(found.map(|s| s.id))
     }
 
     /// Registers `schema` under `subject` (or finds it already registered) and returns
     /// its id. Registration is idempotent on every compatible registry.
-    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, CodecError> {
+    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, Refusal> {
         let url = format!("{}/subjects/{}/versions", self.base, encode_path(subject));
         let body = json!({ "schema": schema });
         let registered: Registered = self
             .call(|| self.http.post(&url).json(&body))
             .await
-            .map_err(|failure| self.to_error(failure, &format!("registering subject {subject}")))?;
+            .map_err(|failure| match failure {
+                Failure::Refused {
+                    status,
+                    code,
+                    message,
+                } => Refusal::Refused {
+                    status,
+                    code,
+                    message,
+                },
+                other => {
+                    Refusal::Failed(self.to_error(other, &format!("registering subject {subject}")))
+                }
+            })?;
         Ok(registered.id)
+    }
+
+    /// A 404 (unknown subject, version or schema) as `None`.
+    fn optional<T>(&self, answer: Result<T, Failure>, what: &str) -> Result<Option<T>, CodecError> {
+        match answer {
+            Ok(found) => Ok(Some(found)),
+            Err(Failure::Refused { status: 404, .. }) => Ok(None),
+            Err(other) => Err(self.to_error(other, what)),
+        }
     }
 
     async fn call<T: serde::de::DeserializeOwned>(

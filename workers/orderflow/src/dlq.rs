@@ -11,12 +11,13 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Context;
+use orderflow_kafka_bytes::headers::RecordHeader;
 use orderflow_runtime::clock::now_millis;
 use orderflow_runtime::dead_letter::header;
 use orderflow_runtime::handler::FailureClass;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{FutureRecord, Producer};
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +50,8 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
     }
 }
 
-/// A header list: names with optional values, in record order.
-pub type HeaderList = Vec<(String, Option<Vec<u8>>)>;
+/// A header list: names of any bytes with values that may be null, in record order.
+pub type HeaderList = Vec<RecordHeader>;
 
 /// One record of a dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,14 +96,7 @@ impl DeadLetter {
             timestamp: message.timestamp().to_millis(),
             key: message.key().map(<[u8]>::to_vec),
             value: message.payload().map(<[u8]>::to_vec),
-            headers: message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            headers: orderflow_kafka_bytes::headers::read(message),
         }
     }
 
@@ -111,8 +105,8 @@ impl DeadLetter {
         self.headers
             .iter()
             .rev()
-            .find(|(key, _)| key == name)
-            .and_then(|(_, value)| value.as_deref())
+            .find(|h| h.is(name))
+            .and_then(|h| h.value.as_deref())
             .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
@@ -305,6 +299,8 @@ impl Selection {
             FailureClass::Schema,
             FailureClass::Poison,
             FailureClass::Transient,
+            FailureClass::Panic,
+            FailureClass::CrashLoop,
         ]
         .map(FailureClass::as_str);
         if let Some(class) = &selection.class
@@ -340,8 +336,9 @@ pub fn replay_headers(letter: &DeadLetter, dlq_topic: &str, at: i64) -> HeaderLi
     let mut headers: HeaderList = letter
         .headers
         .iter()
-        .filter(|(name, _)| {
-            !name.starts_with(DLQ_HEADER_PREFIX) && !name.starts_with(REPLAY_HEADER_PREFIX)
+        .filter(|h| {
+            !h.name.starts_with(DLQ_HEADER_PREFIX.as_bytes())
+                && !h.name.starts_with(REPLAY_HEADER_PREFIX.as_bytes())
         })
         .cloned()
         .collect();
@@ -351,7 +348,7 @@ pub fn replay_headers(letter: &DeadLetter, dlq_topic: &str, at: i64) -> HeaderLi
         (REPLAY_DLQ_OFFSET, letter.offset.to_string()),
         (REPLAY_AT, at.to_string()),
     ] {
-        headers.push((name.to_owned(), Some(value.into_bytes())));
+        headers.push(RecordHeader::new(name, value));
     }
     headers
 }
@@ -481,15 +478,7 @@ async fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
     let producer = idempotent_producer(&settings)?;
     let mut deliveries = Vec::with_capacity(planned.len());
     for replayed in &planned {
-        let headers = replayed.headers.iter().fold(
-            OwnedHeaders::new_with_capacity(replayed.headers.len()),
-            |all, (key, value)| {
-                all.insert(Header {
-                    key: key.as_str(),
-                    value: value.as_deref(),
-                })
-            },
-        );
+        let headers = orderflow_kafka_bytes::headers::to_kafka(&replayed.headers);
         let mut record: FutureRecord<'_, [u8], [u8]> =
             FutureRecord::to(&replayed.topic).headers(headers);
         if let Some(key) = &replayed.key {
@@ -551,7 +540,7 @@ mod tests {
         kind: &str,
         origin_offset: i64,
     ) -> DeadLetter {
-        let h = |name: &str, value: &str| (name.to_owned(), Some(value.as_bytes().to_vec()));
+        let h = |name: &str, value: &str| RecordHeader::new(name, value);
         DeadLetter {
             partition,
             offset,
@@ -712,10 +701,12 @@ mod tests {
     #[test]
     fn replayed_headers_drop_the_provenance_and_say_where_they_came_from() {
         let mut dead = letter(1, 42, "transient", "registry-unavailable", 7);
-        dead.headers
-            .push((REPLAY_AT.to_owned(), Some(b"1".to_vec())));
+        dead.headers.push(RecordHeader::new(REPLAY_AT, "1"));
         let headers = replay_headers(&dead, "order-status.dlq", 1_700_000_000_000);
-        let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<String> = headers
+            .iter()
+            .map(|h| h.name_lossy().into_owned())
+            .collect();
         assert_eq!(
             names,
             [
@@ -729,8 +720,8 @@ mod tests {
         let value = |name: &str| {
             headers
                 .iter()
-                .find(|(n, _)| n == name)
-                .and_then(|(_, v)| v.clone())
+                .find(|h| h.is(name))
+                .and_then(|h| h.value.clone())
                 .unwrap()
         };
         assert_eq!(value("traceparent"), b"00-abc-def-01");

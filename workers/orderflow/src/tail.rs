@@ -16,7 +16,7 @@ use orderflow_runtime::kafka::{KafkaSettings, Role};
 use rdkafka::ClientContext;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -253,20 +253,16 @@ pub struct TailLine {
 impl TailLine {
     /// Describes `message`, decoding its value with `codec`.
     pub async fn of(codec: &Codec, message: &OwnedMessage) -> TailLine {
-        let headers = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            h.value.map(|v| String::from_utf8_lossy(v).into_owned()),
-                        )
-                    })
-                    .collect()
+        let headers = orderflow_kafka_bytes::headers::read(message)
+            .into_iter()
+            .map(|h| {
+                let value = h
+                    .value
+                    .as_deref()
+                    .map(|v| String::from_utf8_lossy(v).into_owned());
+                (h.name_lossy().into_owned(), value)
             })
-            .unwrap_or_default();
+            .collect();
         let payload = message.payload();
         let mut line = TailLine {
             topic: message.topic().to_owned(),

@@ -17,7 +17,8 @@ use orderflow_events::{Codec, OrderEvent, Payload};
 use orderflow_runtime::dead_letter::header;
 use orderflow_runtime::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Serialize;
 
@@ -314,12 +315,29 @@ async fn causation_id(codec: &Codec, message: &OwnedMessage) -> Option<String> {
 }
 
 fn header_value(message: &OwnedMessage, name: &str) -> Option<String> {
-    message
-        .headers()?
-        .iter()
-        .find(|h| h.key == name)?
-        .value
-        .map(|v| String::from_utf8_lossy(v).into_owned())
+    let headers = orderflow_kafka_bytes::headers::read(message);
+    let value = orderflow_kafka_bytes::headers::find(&headers, name)??;
+    Some(String::from_utf8_lossy(value).into_owned())
+}
+
+/// How long one metadata or watermark request may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `request` until it succeeds, at most 12 more times, 5 s apart: a cluster that is
+/// just coming back refuses the first requests, and while a broker's partitions have no
+/// leader (its controller fenced it) a watermark query answers `UnknownPartition`
+/// although the metadata listed the partition.
+fn patiently<T>(mut request: impl FnMut() -> KafkaResult<T>) -> KafkaResult<T> {
+    let mut attempts = 0;
+    loop {
+        match request() {
+            Err(_) if attempts < 12 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_secs(5));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Every record of `topic` up to its current end, with an own assignment.
@@ -341,18 +359,7 @@ pub async fn read_all(
     ])?;
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<OwnedMessage>> {
-        // A cluster that is just coming back may refuse the first requests.
-        let mut attempts = 0;
-        let metadata = loop {
-            match consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)) {
-                Ok(metadata) => break metadata,
-                Err(_) if attempts < 12 => {
-                    attempts += 1;
-                    std::thread::sleep(Duration::from_secs(5));
-                }
-                Err(error) => return Err(error.into()),
-            }
-        };
+        let metadata = patiently(|| consumer.fetch_metadata(Some(&topic), TIMEOUT))?;
         let partitions: Vec<i32> = metadata
             .topics()
             .first()
@@ -361,8 +368,7 @@ pub async fn read_all(
         let mut ends = HashMap::new();
         let mut assignment = TopicPartitionList::new();
         for partition in partitions {
-            let (low, high) =
-                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
+            let (low, high) = patiently(|| consumer.fetch_watermarks(&topic, partition, TIMEOUT))?;
             if high > low {
                 ends.insert(partition, high);
                 assignment.add_partition_offset(&topic, partition, Offset::Beginning)?;
@@ -373,30 +379,43 @@ pub async fn read_all(
             return Ok(out);
         }
         consumer.assign(&assignment)?;
-        let mut quiet = Instant::now();
+        // Read until every partition's position reaches its end offset. The end is what
+        // this reader may see: for read_committed the last stable offset, since the
+        // watermarks come from a consumer with that isolation level; transaction markers
+        // and aborted records take offsets too, and the position moves past them. A
+        // partition that makes no progress for STALL fails the read with its offsets,
+        // instead of returning it short (which would read as lost outputs).
+        const STALL: Duration = Duration::from_secs(30);
         let mut positions: HashMap<i32, i64> = HashMap::new();
-        // Stop when every partition reached its end offset (transaction markers take
-        // offsets too, so "reached" means the next offset to read), or after 5 s
-        // without records.
-        while quiet.elapsed() < Duration::from_secs(5) {
+        let mut progress = Instant::now();
+        loop {
             if let Ok(position) = consumer.position() {
                 for element in position.elements() {
                     if let Offset::Offset(next) = element.offset() {
-                        positions.insert(element.partition(), next);
+                        let known = positions.insert(element.partition(), next);
+                        if known != Some(next) {
+                            progress = Instant::now();
+                        }
                     }
                 }
             }
-            if ends
+            let behind: Vec<String> = ends
                 .iter()
-                .all(|(p, end)| positions.get(p).is_some_and(|next| next >= end))
-            {
+                .filter(|(p, end)| positions.get(p).is_none_or(|next| next < *end))
+                .map(|(p, end)| format!("{p} at {:?} of {end}", positions.get(p)))
+                .collect();
+            if behind.is_empty() {
                 break;
             }
+            if progress.elapsed() > STALL {
+                anyhow::bail!(
+                    "reading {topic} ({isolation}): no progress for {} s on partitions {}",
+                    STALL.as_secs(),
+                    behind.join(", ")
+                );
+            }
             match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(message)) => {
-                    out.push(message.detach());
-                    quiet = Instant::now();
-                }
+                Some(Ok(message)) => out.push(message.detach()),
                 Some(Err(error)) => return Err(error.into()),
                 None => {}
             }

@@ -17,7 +17,8 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use tokio::sync::Notify;
 
 use crate::committer::Committer;
-use crate::consumer::{ConsumerCallbacks, offsets_list};
+use crate::consumer::{ConsumerCallbacks, offsets_list, offsets_list_counting};
+use crate::dead_letter::within_limits;
 use crate::error::RuntimeError;
 use crate::message::Prepared;
 use crate::metrics::WorkerMetrics;
@@ -98,6 +99,11 @@ pub(crate) struct AckingCommitter {
     /// Offsets stored with the consumer, by partition.
     stored: HashMap<i32, i64>,
     since_store: usize,
+    /// Checkpoints waiting for their commit: partition, count of starts, who waits.
+    checkpoints: Vec<(i32, u32, tokio::sync::oneshot::Sender<()>)>,
+    /// Partitions whose last commit recorded a count of starts, at which offset: a
+    /// clean revoke or shutdown clears the count (see `crash_loop`).
+    counted: HashMap<i32, i64>,
 }
 
 impl AckingCommitter {
@@ -116,6 +122,8 @@ impl AckingCommitter {
             limits,
             stored: HashMap::new(),
             since_store: 0,
+            checkpoints: Vec::new(),
+            counted: HashMap::new(),
         }
     }
 
@@ -196,13 +204,62 @@ impl AckingCommitter {
         }
     }
 
-    fn commit_sync(&self, offsets: &HashMap<i32, i64>) {
+    fn commit_sync(&mut self, offsets: &HashMap<i32, i64>) -> bool {
+        self.commit_counting(offsets, &HashMap::new())
+    }
+
+    /// Commits `offsets` now, recording counts of starts for the partitions in
+    /// `starts`; the others' counts are cleared.
+    fn commit_counting(&mut self, offsets: &HashMap<i32, i64>, starts: &HashMap<i32, u32>) -> bool {
         if offsets.is_empty() {
-            return;
+            return true;
         }
-        let list = offsets_list(&self.shared.input_topic, offsets);
+        let list = offsets_list_counting(&self.shared.input_topic, offsets, starts);
         let ok = self.consumer.commit(&list, CommitMode::Sync).is_ok();
         self.shared.metrics.offsets_committed(ok);
+        if ok {
+            for (partition, offset) in offsets {
+                if starts.contains_key(partition) {
+                    self.counted.insert(*partition, *offset);
+                } else {
+                    self.counted.remove(partition);
+                }
+            }
+        }
+        ok
+    }
+
+    /// Commits each checkpoint's partition once its records are acknowledged, with its
+    /// count of starts, and answers whoever waits.
+    async fn checkpoint(&mut self) -> Result<(), RuntimeError> {
+        let checkpoints = std::mem::take(&mut self.checkpoints);
+        for (partition, starts, done) in checkpoints {
+            self.settle(Some(&[partition])).await?;
+            self.store(Some(&[partition]));
+            let Some(offset) = self.stored.get(&partition).copied() else {
+                continue;
+            };
+            let offsets = HashMap::from([(partition, offset)]);
+            if self.commit_counting(&offsets, &HashMap::from([(partition, starts)])) {
+                let _ = done.send(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Partitions among `only` (all when `None`) whose last commit recorded a count of
+    /// starts, at their committed offset, unless they moved on since.
+    fn counted_positions(
+        &self,
+        only: Option<&[i32]>,
+        finals: &HashMap<i32, i64>,
+    ) -> HashMap<i32, i64> {
+        self.counted
+            .iter()
+            .filter(|(p, _)| only.is_none_or(|list| list.contains(p)))
+            .filter(|(p, _)| !finals.contains_key(p))
+            .map(|(p, o)| (*p, *o))
+            .collect()
     }
 }
 
@@ -212,18 +269,10 @@ impl Committer for AckingCommitter {
             // The partition was lost; its new owner processes the message again.
             return Ok(());
         }
-        let mut records = std::mem::take(&mut item.records);
-        if let Some(too_large) = records.iter().find(|r| r.size() > self.limits.of(&r.topic)) {
-            let reason = format!(
-                "an output of {} bytes exceeds the {}-byte limit of topic {}",
-                too_large.size(),
-                self.limits.of(&too_large.topic),
-                too_large.topic
-            );
-            let mut letter = dead_letter_instead(&self.shared, &item.input, reason);
-            self.limits.fit(&mut letter);
-            records = vec![letter];
-        }
+        let records = std::mem::take(&mut item.records);
+        let records = within_limits(records, &item, &self.limits, |reason| {
+            dead_letter_instead(&self.shared, &item.input, reason)
+        });
         self.acks
             .partitions
             .lock()
@@ -259,16 +308,21 @@ impl Committer for AckingCommitter {
                 });
             }
         }
+        if let Some(checkpoint) = item.checkpoint.take() {
+            self.checkpoints
+                .push((item.partition, checkpoint.starts, checkpoint.done));
+        }
         self.since_store += 1;
         Ok(())
     }
 
     fn due(&self) -> bool {
-        self.since_store >= self.shared.config.commit_max_messages
+        self.since_store >= self.shared.config.commit_max_messages || !self.checkpoints.is_empty()
     }
 
     async fn commit(&mut self) -> Result<(), RuntimeError> {
         self.handle_failures().await?;
+        self.checkpoint().await?;
         self.store(None);
         Ok(())
     }
@@ -282,7 +336,12 @@ impl Committer for AckingCommitter {
                 .filter_map(|p| self.stored.get(p).map(|o| (*p, *o)))
                 .collect();
             finals.extend(stored);
+            let counted = self.counted_positions(Some(partitions), &finals);
+            finals.extend(counted);
             self.commit_sync(&finals);
+        }
+        for partition in partitions {
+            self.counted.remove(partition);
         }
         let mut tracked = self.acks.partitions.lock().expect("acks");
         for partition in partitions {
@@ -300,8 +359,11 @@ impl Committer for AckingCommitter {
         })
         .await;
         self.settle(None).await?;
+        self.checkpoint().await?;
         self.store(None);
-        let finals = self.stored.clone();
+        let mut finals = self.stored.clone();
+        let counted = self.counted_positions(None, &finals);
+        finals.extend(counted);
         self.commit_sync(&finals);
         Ok(())
     }

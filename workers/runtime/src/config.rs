@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use orderflow_events::codec::{CodecSettings, DEFAULT_MAX_PAYLOAD_BYTES};
 use orderflow_events::registry::RegistrySettings;
-use orderflow_events::{SubjectStrategy, WireFormat};
+use orderflow_events::{SchemaRegistration, SubjectStrategy, WireFormat};
 
 use crate::error::RuntimeError;
 use crate::kafka::{KafkaSettings, parse_property};
@@ -124,6 +124,23 @@ pub struct WorkerArgs {
     /// Registry subject naming: topic-name (<topic>-value) or record-name.
     #[arg(long, env = "ORDERFLOW_SUBJECT_STRATEGY", default_value = "topic-name")]
     pub subject_strategy: SubjectStrategy,
+
+    /// Register the output schema when it is not under its subject yet (it is always
+    /// looked up first); false for registry credentials that may only read.
+    #[arg(
+        long,
+        env = "ORDERFLOW_AUTO_REGISTER_SCHEMAS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub auto_register_schemas: bool,
+
+    /// When the output schema is not under its subject, use the subject's latest
+    /// version (if it is the same schema) instead of registering.
+    #[arg(long, env = "ORDERFLOW_USE_LATEST_VERSION")]
+    pub use_latest_version: bool,
 
     /// Address of the HTTP server (/metrics, /healthz, /readyz).
     #[arg(long, env = "ORDERFLOW_HTTP_ADDR", default_value = "0.0.0.0:9090")]
@@ -477,6 +494,10 @@ impl WorkerArgs {
                 output_format,
                 subject_strategy: self.subject_strategy,
                 registry,
+                registration: SchemaRegistration {
+                    auto_register: self.auto_register_schemas,
+                    use_latest_version: self.use_latest_version,
+                },
             },
             transactional_id: self.transactional_id.clone(),
             commit_interval: Duration::from_millis(self.commit_interval_ms),
@@ -587,6 +608,22 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.codec.output_format, WireFormat::SingleObject);
+    }
+
+    #[test]
+    fn the_output_schema_is_registered_when_missing_unless_told_otherwise() {
+        let config = resolve(&[]).unwrap();
+        assert_eq!(config.codec.registration, SchemaRegistration::default());
+        assert!(config.codec.registration.auto_register);
+        let config =
+            resolve(&["--auto-register-schemas", "false", "--use-latest-version"]).unwrap();
+        assert_eq!(
+            config.codec.registration,
+            SchemaRegistration {
+                auto_register: false,
+                use_latest_version: true
+            }
+        );
     }
 
     #[test]

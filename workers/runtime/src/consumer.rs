@@ -22,12 +22,16 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
-use crate::message::InputMessage;
+use crate::crash_loop::{self, Restart};
+use crate::message::{InputMessage, Work};
 use crate::shared::{Control, Shared, Slot};
 
 /// How long the poll thread waits for room in a full partition queue before it pauses
 /// the partition.
 const QUEUE_WAIT: Duration = Duration::from_millis(100);
+/// How often the poll thread looks for partitions whose position moved past records no
+/// reader is given (see [`Work::Advance`]).
+const ADVANCE_EVERY: Duration = Duration::from_secs(1);
 /// How long a revoke may take to commit before the poll thread gives up waiting.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -60,6 +64,7 @@ impl ClientContext for ConsumerCallbacks {
         let Some(shared) = self.shared() else { return };
         let mut total = 0;
         let mut known = false;
+        let mut lags = Vec::new();
         if let Some(topic) = statistics.topics.get(shared.input_topic.as_ref()) {
             for (id, partition) in &topic.partitions {
                 // Lag: from the next message to read to the last stable offset (what a
@@ -73,11 +78,12 @@ impl ClientContext for ConsumerCallbacks {
                     .find(|offset| *offset >= 0);
                 let Some(position) = position else { continue };
                 let lag = (partition.ls_offset - position).max(0);
-                shared.metrics.lag(&shared.input_topic, *id, lag);
+                lags.push((*id, lag));
                 total += lag;
                 known = true;
             }
         }
+        shared.metrics.assigned_lag(&shared.input_topic, &lags);
         shared.metrics.total_lag(if known { total } else { -1 });
     }
 
@@ -138,10 +144,19 @@ impl ConsumerContext for ConsumerCallbacks {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Some(shared) = self.shared() else { return };
         if let Rebalance::Assign(list) = rebalance {
             let partitions = partitions_of(list, &shared.input_topic);
+            let fresh: Vec<i32> = {
+                let assignment = shared.assignment();
+                partitions
+                    .iter()
+                    .copied()
+                    .filter(|p| !assignment.contains_key(p))
+                    .collect()
+            };
+            let mut restarts = restarts(consumer, &shared.input_topic, &fresh);
             let mut assignment = shared.assignment();
             for &partition in &partitions {
                 if assignment.contains_key(&partition) {
@@ -149,7 +164,8 @@ impl ConsumerContext for ConsumerCallbacks {
                 }
                 let (tx, rx) = tokio::sync::mpsc::channel(shared.config.partition_queue);
                 let cancel = CancellationToken::new();
-                let task = (shared.spawner)(&shared, partition, rx, cancel.clone());
+                let restart = restarts.remove(&partition);
+                let task = (shared.spawner)(&shared, partition, rx, restart, cancel.clone());
                 assignment.insert(
                     partition,
                     Slot {
@@ -173,6 +189,41 @@ impl ConsumerContext for ConsumerCallbacks {
             shared.metrics.rebalanced("assign", partitions.len(), total);
         }
     }
+}
+
+/// The committed offsets of newly assigned `partitions` with their crash-loop counts
+/// (see `crash_loop`); none when they cannot be read in time (the tasks then keep no
+/// count for this assignment).
+fn restarts(
+    consumer: &BaseConsumer<ConsumerCallbacks>,
+    topic: &str,
+    partitions: &[i32],
+) -> HashMap<i32, Restart> {
+    if partitions.is_empty() {
+        return HashMap::new();
+    }
+    let mut list = TopicPartitionList::new();
+    for partition in partitions {
+        list.add_partition(topic, *partition);
+    }
+    let Ok(committed) = consumer.committed_offsets(list, Duration::from_secs(10)) else {
+        return HashMap::new();
+    };
+    let metadata = orderflow_kafka_bytes::metadata::of(&committed);
+    committed
+        .elements()
+        .iter()
+        .map(|element| {
+            let offset = match element.offset() {
+                Offset::Offset(offset) => offset,
+                _ => -1,
+            };
+            let found = metadata
+                .get(&(topic.to_owned(), element.partition()))
+                .map(Vec::as_slice);
+            (element.partition(), Restart::read(offset, found))
+        })
+        .collect()
 }
 
 fn partitions_of(list: &TopicPartitionList, topic: &str) -> Vec<i32> {
@@ -227,6 +278,7 @@ fn revoke(
         partitions.len(),
         remaining,
     );
+    shared.metrics.forget_lag(&shared.input_topic, &partitions);
     if shared.committer_done.load(Ordering::SeqCst) {
         return;
     }
@@ -352,9 +404,14 @@ pub(crate) fn poll_loop(
     consumer: Arc<BaseConsumer<ConsumerCallbacks>>,
     deadline: Arc<Mutex<Option<Instant>>>,
 ) {
+    let mut advanced_at = Instant::now();
     while !shared.stopping.load(Ordering::SeqCst) && shared.fatal().is_none() {
         shared.metrics.status.polled();
         serve_rewinds(&shared, &consumer);
+        if advanced_at.elapsed() >= ADVANCE_EVERY {
+            advance_positions(&shared, &consumer);
+            advanced_at = Instant::now();
+        }
         let paused = deliver_stashes(&shared, &consumer);
         // Every message this poll returns is read at this generation (see `rewind`).
         let generation = shared.generation();
@@ -482,7 +539,7 @@ fn dispatch(
     ));
     slot.first_offset.get_or_insert(input.offset);
     shared.metrics.consumed();
-    let sent = match slot.tx.try_send(input) {
+    let sent = match slot.tx.try_send(Work::Message(input)) {
         Err(TrySendError::Full(input)) => {
             let tx = slot.tx.clone();
             drop(assignment);
@@ -551,9 +608,9 @@ fn admit(read_at: u64, current: u64, next_offset: Option<i64>, offset: i64) -> A
 /// prefetched messages and cost a fetch round trip. Called without the assignment lock.
 fn wait_for_room(
     shared: &Shared,
-    tx: &tokio::sync::mpsc::Sender<Arc<InputMessage>>,
-    input: Arc<InputMessage>,
-) -> Result<(), TrySendError<Arc<InputMessage>>> {
+    tx: &tokio::sync::mpsc::Sender<Work>,
+    input: Work,
+) -> Result<(), TrySendError<Work>> {
     let waited = shared
         .runtime
         .block_on(async { tokio::time::timeout(QUEUE_WAIT, tx.reserve()).await });
@@ -564,6 +621,63 @@ fn wait_for_room(
         }
         Ok(Err(_)) => Err(TrySendError::Closed(input)),
         Err(_) => Err(TrySendError::Full(input)),
+    }
+}
+
+/// Hands each partition whose position moved past the last message dispatched (only
+/// records no `read_committed` reader is given lie between: the position moves past
+/// them as the client reads them) an advance to that position, in order after its
+/// messages. A partition with nothing dispatched yet in this assignment starts from
+/// its committed offset, read once.
+fn advance_positions(shared: &Shared, consumer: &BaseConsumer<ConsumerCallbacks>) {
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
+    let mut unknown = TopicPartitionList::new();
+    {
+        let generation = shared.generation();
+        let mut assignment = shared.assignment();
+        for element in positions.elements_for_topic(&shared.input_topic) {
+            let Offset::Offset(position) = element.offset() else {
+                continue;
+            };
+            let Some(slot) = assignment.get_mut(&element.partition()) else {
+                continue;
+            };
+            if slot.paused || slot.stash.is_some() {
+                continue;
+            }
+            let Some(next) = slot.next_offset else {
+                unknown.add_partition(&shared.input_topic, element.partition());
+                continue;
+            };
+            if position > next
+                && slot
+                    .tx
+                    .try_send(Work::Advance {
+                        to: position,
+                        generation,
+                    })
+                    .is_ok()
+            {
+                slot.next_offset = Some(position);
+            }
+        }
+    }
+    if unknown.count() == 0 {
+        return;
+    }
+    let Ok(committed) = consumer.committed_offsets(unknown, Duration::from_secs(2)) else {
+        return;
+    };
+    let mut assignment = shared.assignment();
+    for element in committed.elements() {
+        if let (Offset::Offset(offset), Some(slot)) =
+            (element.offset(), assignment.get_mut(&element.partition()))
+        {
+            // Offsets below it are committed: as if dispatched up to there.
+            slot.next_offset.get_or_insert(offset);
+        }
     }
 }
 
@@ -692,9 +806,24 @@ fn wait_sole_owner(
 
 /// Builds a partition list of `topic` from `offsets` (partition to next offset).
 pub(crate) fn offsets_list(topic: &str, offsets: &HashMap<i32, i64>) -> TopicPartitionList {
+    offsets_list_counting(topic, offsets, &HashMap::new())
+}
+
+/// [`offsets_list`], recording a crash-loop count of starts with the offsets of the
+/// partitions in `starts` (see `crash_loop`).
+pub(crate) fn offsets_list_counting(
+    topic: &str,
+    offsets: &HashMap<i32, i64>,
+    starts: &HashMap<i32, u32>,
+) -> TopicPartitionList {
     let mut list = TopicPartitionList::new();
     for (partition, offset) in offsets {
         let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+        if let Some(count) = starts.get(partition)
+            && let Some(mut element) = list.find_partition(topic, *partition)
+        {
+            element.set_metadata(crash_loop::metadata(*count));
+        }
     }
     list
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::clock::now_millis;
 use crate::handler::Failure;
-use crate::message::{InputMessage, OutputRecord};
+use crate::message::{Disposition, InputMessage, OutputRecord, Prepared, RecordHeader};
+use crate::topics::RecordLimits;
 
 /// Header names of a dead letter's provenance.
 pub mod header {
@@ -72,13 +73,13 @@ impl DeadLetters {
     pub fn record(&self, message: &InputMessage, failure: &Failure, attempts: u32) -> OutputRecord {
         // Earlier provenance (a message dead-lettered, replayed and failing again) is
         // replaced, not stacked.
-        let mut headers: Vec<(String, Vec<u8>)> = message
+        let mut headers: Vec<RecordHeader> = message
             .headers
             .iter()
-            .filter(|(key, _)| !header::ALL.contains(&key.as_str()))
+            .filter(|h| !header::ALL.iter().any(|name| h.is(name)))
             .cloned()
             .collect();
-        let mut add = |key: &str, value: String| headers.push((key.to_owned(), value.into_bytes()));
+        let mut add = |key: &str, value: String| headers.push(RecordHeader::new(key, value));
         add(header::TOPIC, message.topic.to_string());
         add(header::PARTITION, message.partition.to_string());
         add(header::OFFSET, message.offset.to_string());
@@ -102,5 +103,164 @@ impl DeadLetters {
             payload: message.payload.clone(),
             headers,
         }
+    }
+}
+
+/// The records to write for a handled message, each within its topic's size limit.
+///
+/// A dead letter (of a message that did not decode, say) stays what it is, with its
+/// class, kind and provenance: only its value is cut, and the cut recorded, when the
+/// dead-letter topic would refuse it. An output larger than its topic accepts would be
+/// refused by the broker and doom the transaction: the message's dead letter
+/// (`replace`, class poison) goes instead.
+pub(crate) fn within_limits(
+    records: Vec<OutputRecord>,
+    item: &Prepared,
+    limits: &RecordLimits,
+    replace: impl FnOnce(String) -> OutputRecord,
+) -> Vec<OutputRecord> {
+    if item.disposition == Disposition::DeadLettered {
+        return records
+            .into_iter()
+            .map(|mut letter| {
+                limits.fit(&mut letter);
+                letter
+            })
+            .collect();
+    }
+    let Some(too_large) = records.iter().find(|r| r.size() > limits.of(&r.topic)) else {
+        return records;
+    };
+    let reason = format!(
+        "an output of {} bytes exceeds the {}-byte limit of topic {}",
+        too_large.size(),
+        limits.of(&too_large.topic),
+        too_large.topic
+    );
+    let mut letter = replace(reason);
+    limits.fit(&mut letter);
+    vec![letter]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::handler::FailureClass;
+
+    fn input(payload: usize) -> Arc<InputMessage> {
+        Arc::new(InputMessage {
+            topic: "orders.lifecycle".into(),
+            partition: 3,
+            offset: 42,
+            timestamp: Some(1_700_000_000_000),
+            key: Some(b"ord-1".to_vec()),
+            payload: Some(vec![7; payload]),
+            headers: vec![
+                RecordHeader {
+                    name: b"n".to_vec(),
+                    value: None,
+                },
+                RecordHeader::new("e", ""),
+                RecordHeader::new("x", "1"),
+            ],
+            generation: 0,
+            received_at: Instant::now(),
+        })
+    }
+
+    fn letters() -> DeadLetters {
+        DeadLetters {
+            topic: "w.dlq".into(),
+            group: "w".into(),
+            worker: "w",
+            version: "1",
+        }
+    }
+
+    fn item(
+        input: &Arc<InputMessage>,
+        records: Vec<OutputRecord>,
+        disposition: Disposition,
+    ) -> Prepared {
+        Prepared {
+            topic: input.topic.clone(),
+            partition: input.partition,
+            offset: input.offset,
+            generation: 0,
+            timestamp: input.timestamp,
+            records,
+            disposition,
+            input: input.clone(),
+            checkpoint: None,
+        }
+    }
+
+    fn header<'a>(record: &'a OutputRecord, name: &str) -> Option<Option<&'a [u8]>> {
+        orderflow_kafka_bytes::headers::find(&record.headers, name)
+    }
+
+    #[test]
+    fn a_dead_letter_too_large_for_its_topic_keeps_its_class_and_is_cut() {
+        let input = input(2_097_152);
+        let failure = Failure::new(FailureClass::Decode, "payload-too-large", "too large");
+        let letter = letters().record(&input, &failure, 1);
+        let item = item(&input, vec![letter.clone()], Disposition::DeadLettered);
+        let limits = RecordLimits::uniform(999_488);
+        let written = within_limits(vec![letter], &item, &limits, |_| {
+            panic!("a dead letter is not replaced")
+        });
+        assert_eq!(written.len(), 1);
+        let written = &written[0];
+        assert!(written.size() <= 999_488, "{}", written.size());
+        assert_eq!(
+            header(written, header::ERROR_CLASS),
+            Some(Some(&b"decode"[..]))
+        );
+        assert_eq!(
+            header(written, header::ERROR_KIND),
+            Some(Some(&b"payload-too-large"[..]))
+        );
+        assert_eq!(
+            header(written, "orderflow.dlq.truncated-from"),
+            Some(Some(&b"2097152"[..]))
+        );
+        // The original headers travel as they were: null stays null, empty stays empty.
+        assert_eq!(header(written, "n"), Some(None));
+        assert_eq!(header(written, "e"), Some(Some(&b""[..])));
+        assert_eq!(header(written, "x"), Some(Some(&b"1"[..])));
+    }
+
+    #[test]
+    fn an_output_too_large_for_its_topic_is_replaced_by_the_inputs_dead_letter() {
+        let input = input(10);
+        let output = OutputRecord {
+            topic: "orders.status".into(),
+            key: None,
+            payload: Some(vec![0; 2_000]),
+            headers: vec![],
+        };
+        let item = item(&input, vec![output.clone()], Disposition::Processed);
+        let limits = RecordLimits::uniform(1_000);
+        let written = within_limits(vec![output], &item, &limits, |reason| {
+            assert!(reason.contains("exceeds the 1000-byte limit"), "{reason}");
+            letters().record(
+                &input,
+                &Failure::new(FailureClass::Poison, "output-rejected", reason),
+                1,
+            )
+        });
+        assert_eq!(written.len(), 1);
+        assert_eq!(&*written[0].topic, "w.dlq");
+        let small = OutputRecord {
+            topic: "orders.status".into(),
+            key: None,
+            payload: Some(vec![0; 10]),
+            headers: vec![],
+        };
+        let kept = within_limits(vec![small.clone()], &item, &limits, |_| unreachable!());
+        assert_eq!(kept[0].payload, small.payload);
     }
 }

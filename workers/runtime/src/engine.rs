@@ -9,7 +9,7 @@
 //! owner; a transaction left open is aborted by the broker or fenced by the next
 //! instance with the same transactional id.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use crate::partition;
 use crate::producer::{AckSink, ProducerCallbacks, WorkerProducer};
 use crate::shared::{Shared, Spawner};
 use crate::topics::{self, RecordLimits};
-use crate::transaction::{CallError, TransactionalCommitter, blocking_call};
+use crate::transaction::{ProducerFactory, TransactionalCommitter, init_transactions};
 use crate::valve::Valve;
 
 /// How long the worker waits for the cluster at start.
@@ -53,10 +53,11 @@ pub async fn run<H: Handler>(
     let valve = Arc::new(Mutex::new(Valve::new(config.valve)));
     let spawner: Spawner = {
         let handler = handler.clone();
-        Box::new(move |shared, partition, queue, cancel| {
+        Box::new(move |shared, partition, queue, restart, cancel| {
             shared.runtime.spawn(partition::run(
                 partition,
                 queue,
+                restart,
                 handler.clone(),
                 items_tx.clone(),
                 shared.clone(),
@@ -74,7 +75,7 @@ pub async fn run<H: Handler>(
     ));
 
     let consumer = create_consumer(&config, &shared)?;
-    let existing = connect(&shared, &consumer).await?;
+    let (existing, replication) = connect(&shared, &consumer).await?;
     tracing::debug!(worker = name, "connected");
     let outputs = [config.output_topic.as_str(), config.dlq_topic.as_str()];
     let limits = topics::prepare(
@@ -86,19 +87,50 @@ pub async fn run<H: Handler>(
     )
     .await?;
     tracing::debug!(worker = name, "topics checked");
+    if config.guarantee == Guarantee::ExactlyOnce {
+        let single = topics::single_replica(
+            &replication,
+            &[
+                config.output_topic.as_str(),
+                config.dlq_topic.as_str(),
+                "__transaction_state",
+                "__consumer_offsets",
+            ],
+        );
+        if !single.is_empty() {
+            tracing::warn!(
+                worker = name,
+                topics = ?single,
+                "exactly-once cannot survive a restart of the broker of topics with one replica: \
+                 Kafka drops the transaction markers of partitions without a leader, so a commit \
+                 in progress can lose its outputs while its input offsets stand; use replication \
+                 factor 3 with min.insync.replicas 2 in production"
+            );
+        }
+    }
     let _ = shared.limits.set(limits.clone());
-    let producer = create_producer(&config, &limits)?;
     let acks = match config.guarantee {
         Guarantee::AtLeastOnce => Some(Acks::new(shared.clone())),
         Guarantee::ExactlyOnce => None,
     };
-    producer
-        .context()
-        .attach(shared.clone(), acks.clone().map(|a| a as Arc<dyn AckSink>));
+    // Creates the producer: once here, and again in process when the exactly-once
+    // producer was fenced (see `transaction`).
+    let factory: ProducerFactory = {
+        let (config, limits, shared) = (config.clone(), limits.clone(), shared.clone());
+        let sink = acks.clone().map(|a| a as Arc<dyn AckSink>);
+        Arc::new(move || {
+            let producer = create_producer(&config, &limits)?;
+            producer.context().attach(shared.clone(), sink.clone());
+            Ok(producer)
+        })
+    };
+    let producer = factory()?;
     if config.guarantee == Guarantee::ExactlyOnce {
-        init_transactions(&producer, &config).await?;
+        init_transactions(&producer, config.transaction_timeout).await?;
         tracing::debug!(worker = name, "transactions initialised");
     }
+    // The producer in use, for the final release (the committer may replace it).
+    let current = Arc::new(Mutex::new(producer.clone()));
     tokio::spawn(prepare_handler(handler.clone(), shared.clone()));
 
     let committer_task = match acks {
@@ -115,7 +147,14 @@ pub async fn run<H: Handler>(
             shared.clone(),
         )),
         None => tokio::spawn(committer::run(
-            TransactionalCommitter::new(producer.clone(), consumer.clone(), shared.clone(), limits),
+            TransactionalCommitter::new(
+                producer,
+                factory,
+                current.clone(),
+                consumer.clone(),
+                shared.clone(),
+                limits,
+            ),
             items_rx,
             control_rx,
             shared.clone(),
@@ -168,6 +207,7 @@ pub async fn run<H: Handler>(
         committer_task.await
     })
     .await;
+    let producer = current.lock().expect("current producer").clone();
     let released = release(producer, stop_by).await;
     match (shared.fatal(), stopped) {
         (Some(reason), _) => Err(RuntimeError::Fatal(reason)),
@@ -229,7 +269,10 @@ fn create_producer(
     let client_config = config.kafka.config_for(Role::Producer, &borrowed);
     let producer = WorkerProducer::from_config_and_context(
         &client_config,
-        ProducerCallbacks::new(config.identity.name),
+        ProducerCallbacks::new(
+            config.identity.name,
+            config.guarantee == Guarantee::ExactlyOnce,
+        ),
     )
     .map_err(|e| RuntimeError::Config(format!("the Kafka producer rejected its settings: {e}")))?;
     Ok(Arc::new(producer))
@@ -316,18 +359,18 @@ fn generated_transactional_id(config: &RuntimeConfig) -> String {
 
 /// Waits until the cluster answers, so that wrong credentials or TLS settings stop the
 /// worker with their reason instead of a silent retry loop. Returns the topics the
-/// cluster has.
+/// cluster has, and the fewest replicas of each.
 async fn connect(
     shared: &Arc<Shared>,
     consumer: &Arc<BaseConsumer<ConsumerCallbacks>>,
-) -> Result<HashSet<String>, RuntimeError> {
+) -> Result<(HashSet<String>, HashMap<String, usize>), RuntimeError> {
     let started = Instant::now();
     loop {
         let probe = consumer.clone();
         let result = tokio::task::spawn_blocking(move || {
             let result = probe
                 .fetch_metadata(None, Duration::from_secs(5))
-                .map(|metadata| topics::existing(&metadata));
+                .map(|metadata| (topics::existing(&metadata), topics::replication(&metadata)));
             // Serves the client's queued events, log lines first, to the callbacks: its
             // error events (authentication, TLS) become this worker's stop reason. One
             // event per poll call.
@@ -358,21 +401,6 @@ async fn connect(
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
-}
-
-async fn init_transactions(
-    producer: &Arc<WorkerProducer>,
-    config: &RuntimeConfig,
-) -> Result<(), RuntimeError> {
-    let producer = producer.clone();
-    let timeout = config.transaction_timeout.max(Duration::from_secs(30));
-    blocking_call("initialising transactions", move || {
-        producer.init_transactions(timeout)
-    })
-    .await
-    .map_err(|e| match e {
-        CallError::Abortable(reason) | CallError::Fatal(reason) => RuntimeError::Fatal(reason),
-    })
 }
 
 /// Retries the handler's preparation until it succeeds; then the schemas are ready.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use orderflow_events::{Codec, CodecError, ErrorClass, SchemaRef, wire};
 
 use crate::clock::Clock;
-use crate::message::{InputMessage, OutputRecord};
+use crate::message::{InputMessage, OutputRecord, RecordHeader};
 use crate::processor::{Input, Outcome, ProcessError, Processor};
 use crate::telemetry::{TRACEPARENT, child_traceparent};
 
@@ -27,6 +27,12 @@ pub enum FailureClass {
     Poison,
     /// May succeed later: retry.
     Transient,
+    /// Handling it panicked (a bug in a library or a processor): dead-letter, with the
+    /// panic's message, instead of crashing on it again after every restart.
+    Panic,
+    /// Processes handling it died (abort, OOM kill, a panic that cannot be caught)
+    /// several starts in a row: set aside without being handled again.
+    CrashLoop,
 }
 
 impl FailureClass {
@@ -37,6 +43,8 @@ impl FailureClass {
             FailureClass::Schema => "schema",
             FailureClass::Poison => "poison",
             FailureClass::Transient => "transient",
+            FailureClass::Panic => "panic",
+            FailureClass::CrashLoop => "crash-loop",
         }
     }
 }
@@ -184,19 +192,19 @@ impl<P: Processor> Handler for AvroHandler<P> {
             .map_err(|error| Failure::from_codec(error, &[]))?;
         // Input headers travel on (as in Kafka Streams), except the dead-letter and replay
         // provenance of the input itself; the trace context continues with a new span.
-        let mut headers: Vec<(String, Vec<u8>)> = message
+        let mut headers: Vec<RecordHeader> = message
             .headers
             .iter()
-            .filter(|(key, _)| {
-                key != TRACEPARENT
-                    && !key.starts_with("orderflow.dlq.")
-                    && !key.starts_with("orderflow.replay.")
+            .filter(|h| {
+                !h.is(TRACEPARENT)
+                    && !h.name.starts_with(b"orderflow.dlq.")
+                    && !h.name.starts_with(b"orderflow.replay.")
             })
             .cloned()
             .collect();
-        headers.push((
-            TRACEPARENT.to_owned(),
-            child_traceparent(message.header(TRACEPARENT)).into_bytes(),
+        headers.push(RecordHeader::new(
+            TRACEPARENT,
+            child_traceparent(message.header(TRACEPARENT)),
         ));
         let mut records = Vec::with_capacity(outputs.len());
         for output in outputs {

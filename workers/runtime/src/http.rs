@@ -63,7 +63,7 @@ async fn metrics(State(endpoints): State<Endpoints>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        endpoints.prometheus.render(),
+        crate::metrics::render(&endpoints.prometheus),
     )
 }
 

@@ -144,6 +144,11 @@ impl KafkaSettings {
                 )));
             }
         }
+        for role in [Role::Consumer, Role::Producer, Role::Other] {
+            if let Some(problem) = crate::security::problem(&self.config_for(role, &[])) {
+                return Err(RuntimeError::Config(problem));
+            }
+        }
         Ok(())
     }
 }

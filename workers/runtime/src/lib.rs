@@ -7,13 +7,14 @@
 //! - [`handler`]: decode, process, encode one message (and the passthrough ceiling).
 //! - [`engine`]: start, run and stop a worker; client properties per guarantee.
 //! - `consumer`: the poll thread, backpressure, rebalance callbacks, the rewind.
-//! - `partition`: one task per partition, retries, dead letters, the safety valve.
+//! - `partition`: one task per partition, retries, dead letters, the safety valve;
+//!   `crash_loop`: records that kill the process, set aside across restarts.
 //! - `committer`, `transaction`, `acking`: exactly-once transactions and
 //!   at-least-once offset tracking ([`offsets`]).
 //! - `producer`: sending records and reading delivery reports.
 //! - [`dead_letter`]: the dead-letter record and its provenance headers.
 //! - [`config`], [`kafka`]: flags, validation, and the one place settings become
-//!   librdkafka properties.
+//!   librdkafka properties; [`security`]: security settings that cannot work.
 //! - [`metrics`], [`http`], [`telemetry`]: Prometheus, health endpoints, logs, trace
 //!   context.
 //! - [`worker`]: a worker binary's whole `main`.
@@ -23,6 +24,7 @@ pub mod clock;
 mod committer;
 pub mod config;
 mod consumer;
+mod crash_loop;
 pub mod dead_letter;
 pub mod engine;
 pub mod error;
@@ -36,6 +38,7 @@ mod partition;
 pub mod processor;
 mod producer;
 mod retry;
+pub mod security;
 mod shared;
 pub mod telemetry;
 pub mod topics;

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use orderflow_kafka_bytes::headers::RecordHeader;
 use rdkafka::Message;
-use rdkafka::message::{BorrowedMessage, Headers, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, OwnedHeaders};
 
 /// A consumed message, owned, with the rewind generation it was read in.
 #[derive(Debug, Clone)]
@@ -23,8 +24,8 @@ pub struct InputMessage {
     pub key: Option<Vec<u8>>,
     /// Value; `None` for a tombstone.
     pub payload: Option<Vec<u8>>,
-    /// Headers (a null header value becomes empty).
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Headers, in record order: names of any bytes, null values kept null.
+    pub headers: Vec<RecordHeader>,
     /// Bumped by every exactly-once rewind: messages of an older generation are stale.
     pub generation: u64,
     /// When the poll loop received it.
@@ -34,20 +35,7 @@ pub struct InputMessage {
 impl InputMessage {
     /// Copies a message out of the consumer's buffer.
     pub fn from_kafka(message: &BorrowedMessage<'_>, topic: Arc<str>, generation: u64) -> Self {
-        let headers = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = orderflow_kafka_bytes::headers::read(message);
         InputMessage {
             topic,
             partition: message.partition(),
@@ -61,12 +49,26 @@ impl InputMessage {
         }
     }
 
-    /// The value of the first header called `name`.
+    /// The stand-in for a position advance (see [`Work::Advance`]): no key, value or
+    /// headers, at the offset just before the new position, so that committing it
+    /// commits that position.
+    pub(crate) fn advance(topic: Arc<str>, partition: i32, to: i64, generation: u64) -> Self {
+        InputMessage {
+            topic,
+            partition,
+            offset: to - 1,
+            timestamp: None,
+            key: None,
+            payload: None,
+            headers: Vec::new(),
+            generation,
+            received_at: Instant::now(),
+        }
+    }
+
+    /// The value of the first header called `name` (`None` when missing or null).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_slice())
+        orderflow_kafka_bytes::headers::find(&self.headers, name).flatten()
     }
 }
 
@@ -80,32 +82,34 @@ pub struct OutputRecord {
     /// Value; `None` for a tombstone.
     pub payload: Option<Vec<u8>>,
     /// Headers.
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Vec<RecordHeader>,
 }
 
 impl OutputRecord {
     /// Headers in the client's form.
     pub fn kafka_headers(&self) -> OwnedHeaders {
-        let mut headers = OwnedHeaders::new_with_capacity(self.headers.len());
-        for (key, value) in &self.headers {
-            headers = headers.insert(rdkafka::message::Header {
-                key,
-                value: Some(value),
-            });
-        }
-        headers
+        orderflow_kafka_bytes::headers::to_kafka(&self.headers)
     }
 
     /// Bytes the broker counts against `max.message.bytes`, roughly: key, value, headers.
     pub fn size(&self) -> usize {
         self.key.as_ref().map_or(0, Vec::len)
             + self.payload.as_ref().map_or(0, Vec::len)
-            + self
-                .headers
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 8)
-                .sum::<usize>()
+            + self.headers.iter().map(RecordHeader::size).sum::<usize>()
     }
+}
+
+/// What the poll thread hands a partition's task, in offset order.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// A consumed message.
+    Message(Arc<InputMessage>),
+    /// The consumer's position moved to `to` past records no `read_committed` reader
+    /// is given (transaction markers, records of aborted transactions), read at
+    /// rewind `generation`. Committed like a message without outputs, it brings the
+    /// group's offset to the partition's end, as `kafka-consumer-groups`, Burrow and
+    /// KEDA's lag scaler expect of a consumer that has read everything.
+    Advance { to: i64, generation: u64 },
 }
 
 /// How handling a message ended.
@@ -117,6 +121,8 @@ pub enum Disposition {
     Skipped,
     /// Sent to the dead-letter topic.
     DeadLettered,
+    /// Not a message: the position moved past records no reader is given.
+    Advanced,
 }
 
 /// The result of handling one input message: what to produce and which offset it
@@ -140,4 +146,17 @@ pub struct Prepared {
     /// The input message, kept while its outputs are in flight so that an output the
     /// broker refuses for good can still turn into a dead letter.
     pub input: Arc<InputMessage>,
+    /// Commit right after this message, recording a crash-loop count.
+    pub(crate) checkpoint: Option<Checkpoint>,
+}
+
+/// Asks the committer to make a handled message durable at once, with a count of
+/// starts in the commit's metadata (see `crash_loop`), and to say so on `done` (which
+/// is dropped instead when the commit did not happen).
+#[derive(Debug)]
+pub(crate) struct Checkpoint {
+    /// The count of starts the commit records.
+    pub starts: u32,
+    /// Answered once the commit succeeded.
+    pub done: tokio::sync::oneshot::Sender<()>,
 }

@@ -5,8 +5,9 @@
 //! message content. Where something worth logging happens, the log line and the
 //! counter are emitted by one method of [`WorkerMetrics`].
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
@@ -48,6 +49,33 @@ pub const DELIVERY_ERRORS: &str = "orderflow_delivery_errors_total";
 pub const REDELIVERIES: &str = "orderflow_redeliveries_ignored_total";
 /// Rewinds to the last committed offsets after an aborted transaction.
 pub const REWINDS: &str = "orderflow_rewinds_total";
+/// Exactly-once producers replaced in process after a fatal error (fenced, ...).
+pub const PRODUCER_RENEWALS: &str = "orderflow_producer_renewals_total";
+
+/// Consumer lag of the assigned partitions, by (worker, topic, partition). Exposed by
+/// [`render`] rather than registered as a gauge: the recorder cannot remove a series,
+/// and a revoked partition's lag must disappear, or lag summed over the fleet counts it
+/// twice after a rebalance.
+static LAGS: Mutex<BTreeMap<(&'static str, String, i32), i64>> = Mutex::new(BTreeMap::new());
+
+/// The Prometheus text of every metric: the recorder's, plus the lag table.
+pub fn render(handle: &PrometheusHandle) -> String {
+    use std::fmt::Write;
+    let mut text = handle.render();
+    let table = LAGS.lock().expect("lag table");
+    let _ = writeln!(
+        text,
+        "# HELP {LAG} Consumer lag per assigned partition: last stable offset minus the next offset to read."
+    );
+    let _ = writeln!(text, "# TYPE {LAG} gauge");
+    for ((worker, topic, partition), lag) in table.iter() {
+        let _ = writeln!(
+            text,
+            "{LAG}{{worker=\"{worker}\",topic=\"{topic}\",partition=\"{partition}\"}} {lag}"
+        );
+    }
+    text
+}
 
 /// Installs the Prometheus recorder (once per process) and returns its handle.
 pub fn prometheus() -> PrometheusHandle {
@@ -106,7 +134,6 @@ fn describe() {
         metrics::Unit::Seconds,
         "Input timestamp to committed output."
     );
-    describe_gauge!(LAG, "Consumer lag per partition.");
     describe_counter!(TRANSACTIONS, "Kafka transactions by outcome.");
     describe_counter!(OFFSET_COMMITS, "Offset commits by outcome (at-least-once).");
     describe_counter!(REBALANCES, "Rebalance events by kind.");
@@ -378,6 +405,17 @@ impl WorkerMetrics {
         self.rewinds.increment(1);
     }
 
+    /// The exactly-once producer failed (fenced, ...) and is replaced in process.
+    pub fn producer_renewed(&self, reason: &str) {
+        tracing::warn!(
+            worker = self.worker,
+            reason,
+            "the producer failed; replacing it and rewinding to the last committed offsets"
+        );
+        counter!(PRODUCER_RENEWALS, "worker" => self.worker).increment(1);
+        self.rewinds.increment(1);
+    }
+
     /// An offset commit finished.
     pub fn offsets_committed(&self, ok: bool) {
         if ok {
@@ -413,10 +451,21 @@ impl WorkerMetrics {
         counter!(DELIVERY_ERRORS, "worker" => self.worker, "class" => class).increment(1);
     }
 
-    /// Lag of one partition, from the client's statistics.
-    pub fn lag(&self, topic: &str, partition: i32, lag: i64) {
-        gauge!(LAG, "worker" => self.worker, "topic" => topic.to_owned(), "partition" => partition.to_string())
-            .set(lag as f64);
+    /// The lag of every partition of `topic` this worker is assigned, from the client's
+    /// statistics: replaces what was known, so partitions no longer assigned drop out.
+    pub fn assigned_lag(&self, topic: &str, lags: &[(i32, i64)]) {
+        let mut table = LAGS.lock().expect("lag table");
+        table.retain(|(worker, t, _), _| *worker != self.worker || t != topic);
+        for (partition, lag) in lags {
+            table.insert((self.worker, topic.to_owned(), *partition), *lag);
+        }
+    }
+
+    /// Partitions revoked (or lost): their lag is someone else's now.
+    pub fn forget_lag(&self, topic: &str, partitions: &[i32]) {
+        LAGS.lock().expect("lag table").retain(|(worker, t, p), _| {
+            *worker != self.worker || t != topic || !partitions.contains(p)
+        });
     }
 
     /// Total lag over the assignment.

@@ -7,37 +7,105 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use futures::FutureExt;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RetriesExhausted;
+use crate::crash_loop::{Careful, Restart};
 use crate::handler::{Failure, FailureClass, Handler};
-use crate::message::{Disposition, InputMessage, OutputRecord, Prepared};
+use crate::message::{Checkpoint, Disposition, InputMessage, OutputRecord, Prepared, Work};
 use crate::shared::Shared;
 use crate::valve::Valve;
 
 /// Runs the task of `partition` until its queue closes or it is cancelled mid-retry.
+/// `restart` is what the committed offset said of earlier starts (see `crash_loop`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run<H: Handler>(
     partition: i32,
-    mut queue: mpsc::Receiver<Arc<InputMessage>>,
+    mut queue: mpsc::Receiver<Work>,
+    mut restart: Option<Restart>,
     handler: Arc<H>,
     committer: mpsc::Sender<Prepared>,
     shared: Arc<Shared>,
     valve: Arc<std::sync::Mutex<Valve>>,
     cancel: CancellationToken,
 ) {
-    while let Some(message) = queue.recv().await {
+    let mut careful: Option<Careful> = None;
+    while let Some(work) = queue.recv().await {
+        let message = match work {
+            Work::Message(message) => message,
+            Work::Advance { to, generation } => {
+                if generation != shared.generation() {
+                    continue;
+                }
+                let stand_in =
+                    InputMessage::advance(shared.input_topic.clone(), partition, to, generation);
+                if committer.send(position(stand_in, None)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
         if message.generation != shared.generation() {
             // Read before an exactly-once rewind: it will be read again.
             continue;
         }
+        let mut set_aside = None;
+        if let Some(restart) = restart.take() {
+            if restart.sets_aside(message.offset) {
+                set_aside = Some(restart.starts);
+            } else {
+                // This start counts before the first message is handled: if handling
+                // kills the process, the next start knows.
+                let stand_in = InputMessage::advance(
+                    shared.input_topic.clone(),
+                    partition,
+                    message.offset,
+                    message.generation,
+                );
+                let (done, written) = oneshot::channel();
+                let checkpoint = Checkpoint {
+                    starts: restart.starts + 1,
+                    done,
+                };
+                if committer
+                    .send(position(stand_in, Some(checkpoint)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                // Not written (an abort in between): this start goes uncounted. A revoke
+                // waits for this task to drain, and for nothing else.
+                tokio::select! {
+                    _ = written => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+            if restart.unclean() {
+                careful = Some(Careful::default());
+            }
+        }
         let started = Instant::now();
-        let outcome = match shared.take_poison(partition, message.offset) {
-            Some(reason) => {
+        let outcome = match (set_aside, shared.take_poison(partition, message.offset)) {
+            (Some(starts), _) => {
+                let failure = Failure::new(
+                    FailureClass::CrashLoop,
+                    "crash-loop",
+                    format!(
+                        "{starts} starts in a row died while handling this record \
+                         (an abort, an out-of-memory kill or a panic that could not be \
+                         caught): set aside without being handled again"
+                    ),
+                );
+                Outcome::DeadLetter(failure, starts)
+            }
+            (None, Some(reason)) => {
                 let failure = Failure::new(FailureClass::Poison, "output-rejected", reason);
                 Outcome::DeadLetter(failure, 1)
             }
-            None => handle_with_retries(&*handler, &message, &shared, &cancel).await,
+            (None, None) => handle_with_retries(&*handler, &message, &shared, &cancel).await,
         };
         let (records, disposition) = match outcome {
             Outcome::Handled(handled) => {
@@ -71,6 +139,20 @@ pub(crate) async fn run<H: Handler>(
             shared.fail(reason);
             return;
         }
+        // After an unclean start, commit after 1, 2, 4, ... messages: a record that
+        // kills the process soon becomes the committed position itself.
+        let (checkpoint, written) = match careful.as_mut().map(Careful::next) {
+            Some(Some(true)) => {
+                let (done, written) = oneshot::channel();
+                (Some(Checkpoint { starts: 1, done }), Some(written))
+            }
+            Some(Some(false)) => (None, None),
+            Some(None) => {
+                careful = None;
+                (None, None)
+            }
+            None => (None, None),
+        };
         let prepared = Prepared {
             topic: message.topic.clone(),
             partition,
@@ -80,10 +162,33 @@ pub(crate) async fn run<H: Handler>(
             records,
             disposition,
             input: message,
+            checkpoint,
         };
         if committer.send(prepared).await.is_err() {
             return;
         }
+        if let Some(written) = written {
+            tokio::select! {
+                _ = written => {}
+                _ = cancel.cancelled() => {}
+            }
+        }
+    }
+}
+
+/// The committer's item for a position without a message: an advance past records no
+/// reader is given, or the count of a start.
+fn position(stand_in: InputMessage, checkpoint: Option<Checkpoint>) -> Prepared {
+    Prepared {
+        topic: stand_in.topic.clone(),
+        partition: stand_in.partition,
+        offset: stand_in.offset,
+        generation: stand_in.generation,
+        timestamp: None,
+        records: Vec::new(),
+        disposition: Disposition::Advanced,
+        input: Arc::new(stand_in),
+        checkpoint,
     }
 }
 
@@ -106,7 +211,19 @@ async fn handle_with_retries<H: Handler>(
     let policy = shared.config.retry;
     let mut attempt = 1;
     loop {
-        match handler.handle(message).await {
+        // A panic in decode, process or encode is this message's failure: caught here,
+        // it becomes a dead letter instead of a crash that the next start repeats.
+        let handled = std::panic::AssertUnwindSafe(handler.handle(message))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(Failure::new(
+                    FailureClass::Panic,
+                    "panic",
+                    panic_message(panic.as_ref()),
+                ))
+            });
+        match handled {
             Ok(handled) => return Outcome::Handled(handled),
             Err(failure) if failure.class != FailureClass::Transient => {
                 return Outcome::DeadLetter(failure, attempt);
@@ -140,6 +257,15 @@ async fn handle_with_retries<H: Handler>(
             }
         }
     }
+}
+
+/// The message a panic was raised with.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// The dead letter that replaces `records` of `input` when the broker refuses one of

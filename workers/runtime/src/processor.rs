@@ -46,7 +46,7 @@ pub struct Input<'a, T> {
     /// Record key.
     pub key: Option<&'a [u8]>,
     /// Record headers.
-    pub headers: &'a [(String, Vec<u8>)],
+    pub headers: &'a [crate::message::RecordHeader],
     /// Processing time in milliseconds since the epoch: the only clock a processor
     /// may read, injected so tests can fix it.
     pub now: i64,

@@ -14,10 +14,10 @@ use std::time::Duration;
 use rdkafka::Message;
 use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Headers};
+use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 
-use crate::message::{InputMessage, OutputRecord};
+use crate::message::{InputMessage, OutputRecord, RecordHeader};
 use crate::shared::Shared;
 
 /// The producer every worker uses.
@@ -65,6 +65,9 @@ pub(crate) trait AckSink: Send + Sync {
 /// Producer callbacks: delivery reports and client errors.
 pub(crate) struct ProducerCallbacks {
     worker: &'static str,
+    /// Exactly-once: the committer owns what a fatal error means (a fenced producer is
+    /// replaced in process), so the callbacks only report it.
+    transactional: bool,
     shared: Mutex<Option<Arc<Shared>>>,
     /// The first delivery failure of the open transaction.
     transaction_failure: Mutex<Option<String>>,
@@ -75,9 +78,10 @@ pub(crate) struct ProducerCallbacks {
 }
 
 impl ProducerCallbacks {
-    pub fn new(worker: &'static str) -> ProducerCallbacks {
+    pub fn new(worker: &'static str, transactional: bool) -> ProducerCallbacks {
         ProducerCallbacks {
             worker,
+            transactional,
             shared: Mutex::new(None),
             transaction_failure: Mutex::new(None),
             current_transaction: AtomicU64::new(0),
@@ -109,6 +113,16 @@ impl ProducerCallbacks {
 
 impl ClientContext for ProducerCallbacks {
     fn error(&self, error: KafkaError, reason: &str) {
+        if self.transactional && error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+            // The committer sees it on its next transaction call (or tick) and either
+            // replaces a fenced producer or stops the worker.
+            tracing::warn!(
+                worker = self.worker,
+                reason,
+                "the producer hit a fatal error"
+            );
+            return;
+        }
         crate::consumer::report_client_error(self.shared().as_deref(), self.worker, &error, reason);
     }
 }
@@ -121,13 +135,10 @@ impl ProducerContext for ProducerCallbacks {
         let failure = result.as_ref().err().map(|(error, message)| {
             // A whole batch fails with the error of its worst record; only a record
             // that is itself over its topic's limit is refused for good.
+            let headers = orderflow_kafka_bytes::headers::read(message);
             let size = message.payload_len()
                 + message.key().map_or(0, <[u8]>::len)
-                + message.headers().map_or(0, |h| {
-                    h.iter()
-                        .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 8)
-                        .sum()
-                });
+                + headers.iter().map(RecordHeader::size).sum::<usize>();
             let oversized = shared
                 .as_ref()
                 .is_some_and(|s| size > s.record_limit(message.topic()));
@@ -137,7 +148,7 @@ impl ProducerContext for ProducerCallbacks {
             match &failure {
                 Some((error, _, refused)) => {
                     shared.metrics.delivery_failed(*refused, &error.to_string());
-                    if is_fatal(error) {
+                    if is_fatal(error) && !self.transactional {
                         shared.fail(format!("producing failed: {error}"));
                     }
                 }
@@ -186,19 +197,7 @@ impl ProducerContext for ProducerCallbacks {
                             topic: message.topic().into(),
                             key: message.key().map(<[u8]>::to_vec),
                             payload: message.payload().map(<[u8]>::to_vec),
-                            headers: message
-                                .headers()
-                                .map(|h| {
-                                    h.iter()
-                                        .map(|h| {
-                                            (
-                                                h.key.to_owned(),
-                                                h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                                            )
-                                        })
-                                        .collect()
-                                })
-                                .unwrap_or_default(),
+                            headers: orderflow_kafka_bytes::headers::read(message),
                         },
                         permanent: refused,
                         error: error.to_string(),

@@ -10,8 +10,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RuntimeConfig;
+use crate::crash_loop::Restart;
 use crate::dead_letter::DeadLetters;
-use crate::message::InputMessage;
+use crate::message::Work;
 use crate::metrics::WorkerMetrics;
 use crate::topics::RecordLimits;
 
@@ -19,10 +20,10 @@ use crate::topics::RecordLimits;
 #[derive(Debug)]
 pub(crate) struct Slot {
     /// Queue into the partition's task.
-    pub tx: mpsc::Sender<Arc<InputMessage>>,
+    pub tx: mpsc::Sender<Work>,
     /// A message taken from the consumer while the queue was full; the partition is
     /// paused until it is delivered.
-    pub stash: Option<Arc<InputMessage>>,
+    pub stash: Option<Work>,
     /// Whether the partition is paused.
     pub paused: bool,
     /// First offset dispatched in this assignment: where a rewind starts when the group
@@ -43,7 +44,8 @@ pub(crate) type Spawner = Box<
     dyn Fn(
             &Arc<Shared>,
             i32,
-            mpsc::Receiver<Arc<InputMessage>>,
+            mpsc::Receiver<Work>,
+            Option<Restart>,
             CancellationToken,
         ) -> JoinHandle<()>
         + Send

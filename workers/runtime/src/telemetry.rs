@@ -42,6 +42,32 @@ pub fn init_logging_at(format: Option<LogFormat>, default_directives: &str) {
     };
 }
 
+/// Panics go to the log as events (a JSON log stays JSON), with where they happened.
+/// A panic in a message's handling is caught and dead-lettered; elsewhere it stops the
+/// worker: either way the log says what happened. For binaries: it replaces the default
+/// hook, which tests rely on to show a failed assertion.
+pub fn log_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let location = info.location().map(ToString::to_string).unwrap_or_default();
+            let thread = std::thread::current();
+            tracing::error!(
+                thread = thread.name().unwrap_or("unnamed"),
+                location,
+                panic = message,
+                "panicked"
+            );
+        }));
+    });
+}
+
 /// The `traceparent` of an output: the input's trace with a new span id, or a new
 /// sampled trace when the input carried none (or an invalid one).
 pub fn child_traceparent(parent: Option<&[u8]>) -> String {

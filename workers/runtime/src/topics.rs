@@ -55,9 +55,9 @@ impl RecordLimits {
             };
             let original = payload.len();
             payload.truncate(original.saturating_sub(excess));
-            record.headers.push((
-                "orderflow.dlq.truncated-from".into(),
-                original.to_string().into_bytes(),
+            record.headers.push(crate::message::RecordHeader::new(
+                "orderflow.dlq.truncated-from",
+                original.to_string(),
             ));
         }
     }
@@ -121,6 +121,38 @@ pub fn existing(metadata: &Metadata) -> HashSet<String> {
         .iter()
         .filter(|t| t.error().is_none() && !t.partitions().is_empty())
         .map(|t| t.name().to_owned())
+        .collect()
+}
+
+/// The fewest replicas any partition of each topic has, by topic.
+pub fn replication(metadata: &Metadata) -> HashMap<String, usize> {
+    metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| {
+            let fewest = t.partitions().iter().map(|p| p.replicas().len()).min();
+            (t.name().to_owned(), fewest.unwrap_or(0))
+        })
+        .collect()
+}
+
+/// The topics among `topics` whose partitions have a single replica (`replication`
+/// from [`replication`]; topics it does not list are left out).
+///
+/// Exactly-once cannot hold on them through a restart of their broker: Kafka's
+/// transaction coordinator drops the markers of a commit it is completing for
+/// partitions that have no leader (it takes them for deleted), so a committed
+/// transaction can lose its outputs, or leave them open, while its offsets stand.
+pub fn single_replica(replication: &HashMap<String, usize>, topics: &[&str]) -> Vec<String> {
+    topics
+        .iter()
+        .filter(|topic| {
+            replication
+                .get(**topic)
+                .is_some_and(|replicas| *replicas < 2)
+        })
+        .map(|topic| (*topic).to_owned())
         .collect()
 }
 
@@ -209,4 +241,30 @@ async fn topic_max_message_bytes(
             Some((topic, limit))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_of_one_replica_are_named_and_unknown_topics_left_out() {
+        let replication = HashMap::from([
+            ("orders.status".to_owned(), 1),
+            ("order-status.dlq".to_owned(), 3),
+            ("__transaction_state".to_owned(), 1),
+        ]);
+        assert_eq!(
+            single_replica(
+                &replication,
+                &[
+                    "orders.status",
+                    "order-status.dlq",
+                    "__transaction_state",
+                    "__consumer_offsets"
+                ]
+            ),
+            ["orders.status", "__transaction_state"]
+        );
+    }
 }

@@ -8,20 +8,32 @@
 //! Errors, as librdkafka sorts them: a retriable error repeats the call; an abortable
 //! one aborts the transaction and rewinds every partition to its last committed offset
 //! (the aborted records were never visible to `read_committed` readers); a fatal one
-//! (fenced, not authorized) stops the worker.
+//! leaves the producer unusable. Most are cured by a new producer: fencing (the
+//! coordinator bumped the epoch, as it does to a transaction that outlived
+//! `transaction.timeout.ms` while a broker outage moved the coordinator), a
+//! transaction the coordinator already ended (`INVALID_TXN_STATE` on the abort), and a
+//! call left unanswered for the transaction timeout (the broker aborts the transaction
+//! by then; the old producer may wait on a dead coordinator connection). Then
+//! the committer replaces the producer in process: a new one, `init_transactions`
+//! (which aborts whatever the old epoch left open), a rewind to the committed offsets,
+//! and on. Correctness does not rest on the transactional id: the consumer group
+//! generation fences zombies (KIP-447). Authorization failures stop the worker at once;
+//! more than [`MAX_RENEWALS`] replacements in [`RENEWAL_WINDOW`] stop it too (another
+//! live instance may be using the same transactional id).
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
 
 use crate::committer::Committer;
-use crate::consumer::{ConsumerCallbacks, offsets_list, request_rewind};
+use crate::consumer::{ConsumerCallbacks, offsets_list_counting, request_rewind};
+use crate::dead_letter::within_limits;
 use crate::error::RuntimeError;
-use crate::message::{OutputRecord, Prepared};
+use crate::message::Prepared;
 use crate::partition::dead_letter_instead;
 use crate::producer::{Tag, WorkerProducer, is_fatal, is_permanent, send};
 use crate::shared::Shared;
@@ -31,10 +43,23 @@ use crate::topics::RecordLimits;
 const MAX_CONSECUTIVE_ABORTS: u32 = 10;
 /// Attempts of a transaction call that fails with a retriable error.
 const CALL_ATTEMPTS: u32 = 12;
+/// Fenced producers replaced within [`RENEWAL_WINDOW`] before the worker stops.
+pub(crate) const MAX_RENEWALS: usize = 3;
+/// See [`MAX_RENEWALS`].
+pub(crate) const RENEWAL_WINDOW: Duration = Duration::from_secs(600);
+
+/// Creates a producer attached to the worker (the first one, and each replacement).
+pub(crate) type ProducerFactory =
+    Arc<dyn Fn() -> Result<Arc<WorkerProducer>, RuntimeError> + Send + Sync>;
 
 /// The exactly-once committer.
 pub(crate) struct TransactionalCommitter {
     producer: Arc<WorkerProducer>,
+    factory: ProducerFactory,
+    /// The producer in use, where the engine finds it to release it at the end.
+    current: Arc<Mutex<Arc<WorkerProducer>>>,
+    /// When fenced producers were replaced, oldest first.
+    renewals: VecDeque<Instant>,
     consumer: Arc<BaseConsumer<ConsumerCallbacks>>,
     shared: Arc<Shared>,
     limits: RecordLimits,
@@ -47,17 +72,27 @@ pub(crate) struct TransactionalCommitter {
     records: u64,
     timestamps: Vec<i64>,
     consecutive_aborts: u32,
+    /// Checkpoints in the open transaction: partition, count of starts, who waits.
+    checkpoints: Vec<(i32, u32, tokio::sync::oneshot::Sender<()>)>,
+    /// Partitions whose last commit recorded a count of starts, at which offset: a
+    /// clean revoke or shutdown clears the count (see `crash_loop`).
+    counted: HashMap<i32, i64>,
 }
 
 impl TransactionalCommitter {
     pub fn new(
         producer: Arc<WorkerProducer>,
+        factory: ProducerFactory,
+        current: Arc<Mutex<Arc<WorkerProducer>>>,
         consumer: Arc<BaseConsumer<ConsumerCallbacks>>,
         shared: Arc<Shared>,
         limits: RecordLimits,
     ) -> Self {
         TransactionalCommitter {
             producer,
+            factory,
+            current,
+            renewals: VecDeque::new(),
             consumer,
             shared,
             limits,
@@ -68,17 +103,85 @@ impl TransactionalCommitter {
             records: 0,
             timestamps: Vec::new(),
             consecutive_aborts: 0,
+            checkpoints: Vec::new(),
+            counted: HashMap::new(),
         }
     }
 
-    fn begin(&mut self) -> Result<(), RuntimeError> {
+    /// Opens a transaction; `Ok(false)` when the producer had to be replaced instead
+    /// (everything read so far is stale after the rewind that goes with it).
+    async fn begin(&mut self) -> Result<bool, RuntimeError> {
         self.transaction += 1;
         self.producer.context().begin_transaction(self.transaction);
-        self.producer
-            .begin_transaction()
-            .map_err(|e| RuntimeError::Fatal(format!("cannot begin a transaction: {e}")))?;
-        self.open = true;
-        Ok(())
+        match self.producer.begin_transaction() {
+            Ok(()) => {
+                self.open = true;
+                Ok(true)
+            }
+            Err(error) => {
+                self.producer_failed(format!("cannot begin a transaction: {error}"))
+                    .await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// A call failed in a way an abort cannot cure: the producer failed fatally, a call
+    /// went unanswered for the transaction timeout, or the abort itself failed (refused,
+    /// or timed out while the coordinator moved). Its
+    /// transaction's fate is then unknown here; a new producer with the same
+    /// transactional id settles it (its init waits for the coordinator to complete or
+    /// abort whatever the old epoch left) before the rewind reads the committed offsets.
+    /// Only a fatal error that a new producer cannot cure (authorization, versions)
+    /// stops the worker.
+    async fn producer_failed(&mut self, reason: String) -> Result<(), RuntimeError> {
+        match self.producer.client().fatal_error() {
+            Some((code, cause)) if !is_renewable(code) => {
+                Err(RuntimeError::Fatal(format!("{reason} ({cause})")))
+            }
+            Some((_, cause)) => self.renew(format!("{reason} ({cause})")).await,
+            None => self.renew(reason).await,
+        }
+    }
+
+    /// Replaces the failed producer: a new one with the same transactional id and a
+    /// new epoch, then the rewind an abort would do.
+    async fn renew(&mut self, reason: String) -> Result<(), RuntimeError> {
+        let now = Instant::now();
+        while self
+            .renewals
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= RENEWAL_WINDOW)
+        {
+            self.renewals.pop_front();
+        }
+        if self.renewals.len() >= MAX_RENEWALS {
+            return Err(RuntimeError::Fatal(format!(
+                "the producer failed {} times within {} s (last: {reason}); if it was fenced, \
+                 is another instance running with the same --transactional-id?",
+                self.renewals.len() + 1,
+                RENEWAL_WINDOW.as_secs()
+            )));
+        }
+        self.renewals.push_back(now);
+        self.shared.metrics.producer_renewed(&reason);
+        let producer = (self.factory)()?;
+        init_transactions(&producer, self.shared.config.transaction_timeout).await?;
+        let fenced = std::mem::replace(&mut self.producer, producer.clone());
+        *self.current.lock().expect("current producer") = producer;
+        // Destroying a client waits for its outstanding requests: not on this task.
+        std::thread::spawn(move || drop(fenced));
+        self.reset();
+        self.rewind().await
+    }
+
+    /// Rewinds every partition to its committed offset (see `consumer::rewind`).
+    async fn rewind(&self) -> Result<(), RuntimeError> {
+        let (shared, consumer) = (self.shared.clone(), self.consumer.clone());
+        tokio::task::spawn_blocking(move || request_rewind(&shared, &consumer))
+            .await
+            .map_err(|e| RuntimeError::Fatal(format!("rewind task failed: {e}")))?
+            .map_err(|e| RuntimeError::Fatal(format!("cannot rewind after an abort: {e}")))
     }
 
     fn reset(&mut self) {
@@ -87,6 +190,28 @@ impl TransactionalCommitter {
         self.messages = 0;
         self.records = 0;
         self.timestamps.clear();
+        // Dropped unanswered when the transaction aborted: the waiters go on uncounted.
+        self.checkpoints.clear();
+    }
+
+    /// Commits the positions of `partitions` whose last commit recorded a count of
+    /// starts, without it: a clean revoke or shutdown is no crash.
+    async fn clear_counts(&mut self, partitions: Option<&[i32]>) -> Result<(), RuntimeError> {
+        let clear: Vec<(i32, i64)> = self
+            .counted
+            .iter()
+            .filter(|(p, _)| partitions.is_none_or(|list| list.contains(p)))
+            .filter(|(p, _)| !self.offsets.contains_key(p))
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        if clear.is_empty() {
+            return Ok(());
+        }
+        if !self.open && !self.begin().await? {
+            return Ok(());
+        }
+        self.offsets.extend(clear);
+        Ok(())
     }
 
     /// Aborts the open transaction and rewinds every partition to its committed offset.
@@ -107,46 +232,17 @@ impl TransactionalCommitter {
         if self.open {
             let producer = self.producer.clone();
             let timeout = self.shared.config.transaction_timeout;
-            blocking_call("aborting the transaction", move || {
+            let aborted = blocking_call("aborting the transaction", Some(timeout), move || {
                 producer.abort_transaction(timeout)
             })
-            .await
-            .map_err(|e| match e {
-                CallError::Abortable(message) | CallError::Fatal(message) => {
-                    RuntimeError::Fatal(message)
-                }
-            })?;
-        }
-        self.reset();
-        let (shared, consumer) = (self.shared.clone(), self.consumer.clone());
-        tokio::task::spawn_blocking(move || request_rewind(&shared, &consumer))
-            .await
-            .map_err(|e| RuntimeError::Fatal(format!("rewind task failed: {e}")))?
-            .map_err(|e| RuntimeError::Fatal(format!("cannot rewind after an abort: {e}")))
-    }
-
-    /// The records to write for `item`: its own, or a dead letter when one of them is
-    /// larger than its topic accepts (the broker would refuse it and doom the
-    /// transaction).
-    fn records_within_limits(
-        &self,
-        item: &Prepared,
-        records: Vec<OutputRecord>,
-    ) -> Vec<OutputRecord> {
-        match records.iter().find(|r| r.size() > self.limits.of(&r.topic)) {
-            None => records,
-            Some(too_large) => {
-                let reason = format!(
-                    "an output of {} bytes exceeds the {}-byte limit of topic {}",
-                    too_large.size(),
-                    self.limits.of(&too_large.topic),
-                    too_large.topic
-                );
-                let mut letter = dead_letter_instead(&self.shared, &item.input, reason);
-                self.limits.fit(&mut letter);
-                vec![letter]
+            .await;
+            if let Err(CallError::Abortable(message) | CallError::Fatal(message)) = aborted {
+                // A fenced producer cannot abort; its replacement's init does.
+                return self.producer_failed(message).await;
             }
         }
+        self.reset();
+        self.rewind().await
     }
 }
 
@@ -155,11 +251,13 @@ impl Committer for TransactionalCommitter {
         if item.generation != self.shared.generation() {
             return Ok(());
         }
-        if !self.open {
-            self.begin()?;
+        if !self.open && !self.begin().await? {
+            return Ok(());
         }
         let records = std::mem::take(&mut item.records);
-        let records = self.records_within_limits(&item, records);
+        let records = within_limits(records, &item, &self.limits, |reason| {
+            dead_letter_instead(&self.shared, &item.input, reason)
+        });
         for record in &records {
             let tag = Box::new(Tag::Transaction {
                 transaction: self.transaction,
@@ -168,7 +266,9 @@ impl Committer for TransactionalCommitter {
             });
             if let Err((error, _)) = send(&self.producer, record, tag).await {
                 if is_fatal(&error) {
-                    return Err(RuntimeError::Fatal(format!("producing failed: {error}")));
+                    return self
+                        .producer_failed(format!("producing failed: {error}"))
+                        .await;
                 }
                 if is_permanent(&error) {
                     self.shared.poison(
@@ -183,6 +283,10 @@ impl Committer for TransactionalCommitter {
             }
         }
         self.offsets.insert(item.partition, item.offset + 1);
+        if let Some(checkpoint) = item.checkpoint.take() {
+            self.checkpoints
+                .push((item.partition, checkpoint.starts, checkpoint.done));
+        }
         self.messages += 1;
         self.records += records.len() as u64;
         if let Some(timestamp) = item.timestamp {
@@ -192,11 +296,18 @@ impl Committer for TransactionalCommitter {
     }
 
     fn due(&self) -> bool {
-        self.messages >= self.shared.config.commit_max_messages
+        self.messages >= self.shared.config.commit_max_messages || !self.checkpoints.is_empty()
     }
 
     async fn commit(&mut self) -> Result<(), RuntimeError> {
         if !self.open {
+            // An idle worker learns here that its producer failed (the client's error
+            // callback leaves that to the committer).
+            if self.producer.client().fatal_error().is_some() {
+                return self
+                    .producer_failed("the producer failed while idle".into())
+                    .await;
+            }
             return Ok(());
         }
         if let Some(failure) = self.producer.context().take_transaction_failure() {
@@ -207,17 +318,22 @@ impl Committer for TransactionalCommitter {
                 .abort_and_rewind("the consumer has no group metadata".into())
                 .await;
         };
-        let offsets = offsets_list(&self.shared.input_topic, &self.offsets);
+        let starts: HashMap<i32, u32> = self
+            .checkpoints
+            .iter()
+            .map(|(partition, starts, _)| (*partition, *starts))
+            .collect();
+        let offsets = offsets_list_counting(&self.shared.input_topic, &self.offsets, &starts);
         let producer = self.producer.clone();
         let timeout = self.shared.config.transaction_timeout;
-        let sent = blocking_call("sending offsets to the transaction", {
+        let sent = blocking_call("sending offsets to the transaction", Some(timeout), {
             let producer = producer.clone();
             move || producer.send_offsets_to_transaction(&offsets, &metadata, timeout)
         })
         .await;
         let committed = match sent {
             Ok(()) => {
-                blocking_call("committing the transaction", move || {
+                blocking_call("committing the transaction", Some(timeout), move || {
                     await_deliveries(&producer, timeout);
                     producer.commit_transaction(timeout)
                 })
@@ -239,6 +355,16 @@ impl Committer for TransactionalCommitter {
                     .metrics
                     .delivered(self.records, &self.timestamps);
                 self.consecutive_aborts = 0;
+                for (partition, offset) in &self.offsets {
+                    if starts.contains_key(partition) {
+                        self.counted.insert(*partition, *offset);
+                    } else {
+                        self.counted.remove(partition);
+                    }
+                }
+                for (_, _, done) in self.checkpoints.drain(..) {
+                    let _ = done.send(());
+                }
                 self.reset();
                 Ok(())
             }
@@ -250,23 +376,39 @@ impl Committer for TransactionalCommitter {
                     .unwrap_or(reason);
                 self.abort_and_rewind(reason).await
             }
-            Err(CallError::Fatal(reason)) => Err(RuntimeError::Fatal(reason)),
+            Err(CallError::Fatal(reason)) => self.producer_failed(reason).await,
         }
     }
 
-    async fn revoke(&mut self, _partitions: &[i32], lost: bool) -> Result<(), RuntimeError> {
+    async fn revoke(&mut self, partitions: &[i32], lost: bool) -> Result<(), RuntimeError> {
         if lost {
+            // Another member owns them: their counts stay (a lost assignment is as good
+            // as a crash to the next owner).
+            for partition in partitions {
+                self.counted.remove(partition);
+            }
             // The partitions belong to another member now: nothing of this transaction
-            // may commit (the broker would fence it anyway).
+            // may commit. With no transaction open, results of the lost partitions may
+            // still wait in the queue (their tasks are aborted, not drained): the
+            // rewind makes them stale. Otherwise the next transaction would carry them
+            // and commit offsets of partitions this member no longer owns, with a group
+            // generation that a quick rejoin made valid again (KIP-447 checks the
+            // generation, not the ownership).
             if self.open {
                 return self.abort_and_rewind("partitions lost".into()).await;
             }
-            return Ok(());
+            return self.rewind().await;
         }
-        self.commit().await
+        self.clear_counts(Some(partitions)).await?;
+        self.commit().await?;
+        for partition in partitions {
+            self.counted.remove(partition);
+        }
+        Ok(())
     }
 
     async fn close(&mut self) -> Result<(), RuntimeError> {
+        self.clear_counts(None).await?;
         self.commit().await
     }
 }
@@ -276,27 +418,70 @@ impl Committer for TransactionalCommitter {
 /// waits in steps of 100 ms; arriving with nothing outstanding skips that wait. A
 /// zero-timeout flush also sends lingering batches at once.
 fn await_deliveries(producer: &WorkerProducer, timeout: Duration) {
-    let until = std::time::Instant::now() + timeout;
-    while producer.flush(Duration::ZERO).is_err() && std::time::Instant::now() < until {
+    let until = Instant::now() + timeout;
+    while producer.flush(Duration::ZERO).is_err() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Whether a new producer cures a producer's fatal error: all but those that say the
+/// worker may not do this at all (authorization) or the cluster cannot (versions).
+fn is_renewable(code: RDKafkaErrorCode) -> bool {
+    !matches!(
+        code,
+        RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::GroupAuthorizationFailed
+            | RDKafkaErrorCode::SaslAuthenticationFailed
+            | RDKafkaErrorCode::Authentication
+            | RDKafkaErrorCode::UnsupportedVersion
+            | RDKafkaErrorCode::UnsupportedFeature
+    )
+}
+
+/// Initialises transactions for a new producer: fences older epochs of its
+/// transactional id and aborts what they left open.
+pub(crate) async fn init_transactions(
+    producer: &Arc<WorkerProducer>,
+    timeout: Duration,
+) -> Result<(), RuntimeError> {
+    let producer = producer.clone();
+    let timeout = timeout.max(Duration::from_secs(30));
+    // No time budget: a new producer waits for the coordinator as long as it takes
+    // (bounded by the attempts), whatever an outage left open.
+    blocking_call("initialising transactions", None, move || {
+        producer.init_transactions(timeout)
+    })
+    .await
+    .map_err(|e| match e {
+        CallError::Abortable(reason) | CallError::Fatal(reason) => RuntimeError::Fatal(reason),
+    })
 }
 
 /// How a transaction call failed.
 pub(crate) enum CallError {
     /// Abort the transaction and rewind.
     Abortable(String),
-    /// Stop the worker.
+    /// The producer cannot go on: it failed fatally, or a call went unanswered past its
+    /// time budget (the broker aborts a transaction older than its timeout anyway, and
+    /// the producer may be waiting on a connection to its coordinator that will not come
+    /// back: seen after a broker restart, the call timing out again and again with the
+    /// request still queued). The committer replaces it, or stops the worker when no new
+    /// producer can cure the error (see `producer_failed`).
     Fatal(String),
 }
 
 /// Runs a blocking transaction call on the blocking pool, repeating it while it fails
-/// with a retriable error.
+/// with a retriable error, at most [`CALL_ATTEMPTS`] times and, with a `budget`, not
+/// after the budget is spent ([`CallError::Fatal`]).
 pub(crate) async fn blocking_call(
     what: &'static str,
+    budget: Option<Duration>,
     call: impl Fn() -> KafkaResult<()> + Send + Sync + 'static,
 ) -> Result<(), CallError> {
     let call = Arc::new(call);
+    let started = Instant::now();
     let mut attempt = 1;
     loop {
         let run = call.clone();
@@ -313,6 +498,14 @@ pub(crate) async fn blocking_call(
             }
             KafkaError::Transaction(inner) if inner.txn_requires_abort() => {
                 return Err(CallError::Abortable(format!("{what}: {error}")));
+            }
+            KafkaError::Transaction(inner)
+                if inner.is_retriable() && budget.is_some_and(|b| started.elapsed() >= b) =>
+            {
+                return Err(CallError::Fatal(format!(
+                    "{what}: no answer within {} ms: {error}",
+                    started.elapsed().as_millis()
+                )));
             }
             KafkaError::Transaction(inner) if inner.is_retriable() && attempt < CALL_ATTEMPTS => {
                 tracing::warn!(what, attempt, %error, "transaction call failed; retrying");

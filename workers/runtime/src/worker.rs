@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use orderflow_events::Codec;
+use orderflow_events::{Codec, CodecError};
 
 use crate::clock::SystemClock;
 use crate::config::{WorkerArgs, WorkerIdentity};
@@ -35,6 +35,7 @@ pub fn worker_main<P: Processor>(about: &'static str) -> ExitCode {
         Err(error) => error.exit(),
     };
     init_logging(cli.args.log_format);
+    crate::telemetry::log_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -110,6 +111,17 @@ pub async fn run<P: Processor>(
         let _ = http_stopped.await;
     })
     .await?;
+    // The output schema's id is settled before consuming: a schema that is not under its
+    // subject and may not be registered there (read-only registry credentials) is a
+    // configuration error naming the subject and what to do. Anything else (a registry
+    // that is down) is left to the engine, which retries.
+    if let Err(error @ CodecError::SchemaNotRegistered { .. }) =
+        codec.header_for::<P::Output>(&config.output_topic).await
+    {
+        let _ = stop_http.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+        return Err(RuntimeError::Config(error.to_string()));
+    }
     let handler = Arc::new(AvroHandler::new(
         processor,
         codec,

@@ -1,0 +1,73 @@
+//! The verifier itself: what it reports must be what a downstream reader would see,
+//! also when the cluster is slow to answer.
+
+use std::time::{Duration, Instant};
+
+use orderflow::verify::read_all;
+use orderflow_tests::cluster::LocalCluster;
+use orderflow_tests::{Kafka, unique};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// A read that stalls longer than five seconds (a broker that does not answer for a
+/// while, as on a machine loaded by the whole suite) goes on where it stopped: a short
+/// read would count every output not read yet as lost.
+#[orderflow_tests::test(timeout = 300)]
+async fn a_read_waits_out_a_broker_that_stops_answering_for_longer_than_five_seconds() {
+    let cluster = LocalCluster::start(1).await;
+    let kafka = Kafka::at(cluster.bootstrap_servers());
+    let topic = unique("verify-stall");
+    kafka.create_topic(&topic, 2, 1).await;
+    // One record per batch, and a reader that fetches one batch per partition at a
+    // time and may not get ahead of the application: the read takes thousands of
+    // round trips, so it is still going when the broker freezes.
+    let records = 3_000;
+    let producer: FutureProducer = kafka
+        .settings()
+        .create(&[("linger.ms", "0"), ("batch.size", "1")])
+        .expect("producer");
+    let deliveries: Vec<_> = (0..records)
+        .map(|i| {
+            let key = format!("key-{i}");
+            let payload = vec![b'x'; 1_000];
+            producer
+                .send_result(FutureRecord::to(&topic).key(&key).payload(&payload))
+                .map_err(|(error, _)| error)
+        })
+        .collect();
+    for delivery in deliveries {
+        delivery
+            .expect("enqueued")
+            .await
+            .expect("delivery")
+            .expect("acknowledged");
+    }
+    let settings = kafka
+        .settings()
+        // librdkafka raises fetch.max.bytes to at least message.max.bytes.
+        .with_property("message.max.bytes", "4096")
+        .with_property("fetch.max.bytes", "4096")
+        .with_property("max.partition.fetch.bytes", "1")
+        .with_property("queued.max.messages.kbytes", "1")
+        .with_property("fetch.queue.backoff.ms", "5");
+    let started = Instant::now();
+    let reader = {
+        let topic = topic.clone();
+        tokio::spawn(async move { read_all(&settings, &topic, true).await })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !reader.is_finished(),
+        "the read finished before the broker froze"
+    );
+    cluster.pause_broker(1).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    cluster.resume_broker(1).await;
+    let read = reader.await.expect("reader task").expect("read");
+    println!(
+        "read {} of {} records in {:.1} s, across an 8 s freeze",
+        read.len(),
+        records,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(read.len(), records, "the read stopped short");
+}
