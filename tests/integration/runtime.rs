@@ -611,3 +611,48 @@ async fn readyz_turns_ready_on_assignment_and_metrics_show_the_work_done() {
         "{metrics}"
     );
 }
+
+/// The only broker stops answering for longer than its session with the controller
+/// (`broker.session.timeout.ms`, 9 s): when it answers again, the controller fences it
+/// for a moment, and a metadata response from that moment lists no broker at all.
+/// librdkafka then forgets every broker and would never ask again; the worker's consumer
+/// and producer go back to the bootstrap servers and every input's output is committed
+/// once.
+#[orderflow_tests::test(timeout = 300)]
+async fn the_worker_goes_on_after_its_only_broker_froze_past_its_session_timeout() {
+    let cluster = orderflow_tests::cluster::LocalCluster::start(1).await;
+    let kafka: &'static Kafka = Box::leak(Box::new(Kafka::at(cluster.bootstrap_servers())));
+    let topics = topics(kafka, 3).await;
+    let events = events(&topics.input, 100, 6_000).await;
+    let records: Vec<_> = events
+        .iter()
+        .map(|e| (e.order_id.clone(), e.bytes.clone()))
+        .collect();
+    let (first, second) = records.split_at(3_000);
+    kafka.produce(&topics.input, first).await;
+    let extra = ["--transactional-id", &topics.group];
+    let mut worker = Process::start(
+        "order-status",
+        &worker_args(kafka, &topics, "exactly-once", &extra),
+        &[],
+    );
+    assert!(worker.wait_assigned(Duration::from_secs(30)).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.pause_broker(1).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    cluster.resume_broker(1).await;
+    kafka.produce(&topics.input, second).await;
+    let report = verify(kafka, &topics.output, &events, Duration::from_secs(120)).await;
+    println!("after the freeze: {report:?}");
+    assert!(
+        worker.try_wait().is_none(),
+        "the worker kept running through the freeze"
+    );
+    assert_eq!(
+        report.lost.len(),
+        0,
+        "lost: {:?}",
+        &report.lost[..report.lost.len().min(10)]
+    );
+    assert_eq!(report.duplicates(), 0);
+}

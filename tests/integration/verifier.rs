@@ -8,9 +8,16 @@ use orderflow_tests::cluster::LocalCluster;
 use orderflow_tests::{Kafka, unique};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
+/// Longer than the broker's session with its controller (`broker.session.timeout.ms`,
+/// 9 s): when the broker answers again, the controller fences it for a moment, and a
+/// metadata response from that moment lists no broker at all.
+const FREEZE: Duration = Duration::from_secs(12);
+
 /// A read that stalls longer than five seconds (a broker that does not answer for a
 /// while, as on a machine loaded by the whole suite) goes on where it stopped: a short
-/// read would count every output not read yet as lost.
+/// read would count every output not read yet as lost. The freeze is long enough for
+/// the controller to fence the broker, so the reader's client may be told of no broker
+/// at all, which librdkafka never recovers from by itself.
 #[orderflow_tests::test(timeout = 300)]
 async fn a_read_waits_out_a_broker_that_stops_answering_for_longer_than_five_seconds() {
     let cluster = LocalCluster::start(1).await;
@@ -60,14 +67,15 @@ async fn a_read_waits_out_a_broker_that_stops_answering_for_longer_than_five_sec
         "the read finished before the broker froze"
     );
     cluster.pause_broker(1).await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::time::sleep(FREEZE).await;
     cluster.resume_broker(1).await;
     let read = reader.await.expect("reader task").expect("read");
     println!(
-        "read {} of {} records in {:.1} s, across an 8 s freeze",
+        "read {} of {} records in {:.1} s, across a {} s freeze",
         read.len(),
         records,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        FREEZE.as_secs()
     );
     assert_eq!(read.len(), records, "the read stopped short");
 }

@@ -5,7 +5,10 @@
 //! other clients, would panic whoever reads them, and a worker that panics on a record
 //! panics again on every restart. The workspace forbids unsafe code; this crate is the
 //! one exception, a few calls into librdkafka's C API, each with its safety argument.
+//! The same calls bring a client back from a state librdkafka does not leave by itself
+//! ([`brokers`]).
 
+pub mod brokers;
 pub mod headers;
 pub mod metadata;
 #[cfg(feature = "mock")]

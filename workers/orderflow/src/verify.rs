@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use orderflow_events::{Codec, OrderEvent, Payload};
 use orderflow_runtime::dead_letter::header;
-use orderflow_runtime::kafka::KafkaSettings;
+use orderflow_runtime::kafka::{KafkaSettings, keep_bootstrapped, rebootstrap_watch};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::OwnedMessage;
@@ -358,6 +358,7 @@ pub async fn read_all(
         ("enable.partition.eof", "false"),
     ])?;
     let topic = topic.to_owned();
+    let mut rebootstrap = rebootstrap_watch(settings);
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<OwnedMessage>> {
         let metadata = patiently(|| consumer.fetch_metadata(Some(&topic), TIMEOUT))?;
         let partitions: Vec<i32> = metadata
@@ -388,7 +389,12 @@ pub async fn read_all(
         const STALL: Duration = Duration::from_secs(30);
         let mut positions: HashMap<i32, i64> = HashMap::new();
         let mut progress = Instant::now();
+        let mut looked = Instant::now();
         loop {
+            if looked.elapsed() >= Duration::from_secs(1) {
+                looked = Instant::now();
+                keep_bootstrapped(&mut rebootstrap, consumer.client(), "verify");
+            }
             if let Ok(position) = consumer.position() {
                 for element in position.elements() {
                     if let Offset::Offset(next) = element.offset() {

@@ -405,11 +405,13 @@ pub(crate) fn poll_loop(
     deadline: Arc<Mutex<Option<Instant>>>,
 ) {
     let mut advanced_at = Instant::now();
+    let mut rebootstrap = crate::kafka::rebootstrap_watch(&shared.config.kafka);
     while !shared.stopping.load(Ordering::SeqCst) && shared.fatal().is_none() {
         shared.metrics.status.polled();
         serve_rewinds(&shared, &consumer);
         if advanced_at.elapsed() >= ADVANCE_EVERY {
             advance_positions(&shared, &consumer);
+            crate::kafka::keep_bootstrapped(&mut rebootstrap, consumer.client(), "consumer");
             advanced_at = Instant::now();
         }
         let paused = deliver_stashes(&shared, &consumer);

@@ -131,6 +131,10 @@ pub async fn run<H: Handler>(
     }
     // The producer in use, for the final release (the committer may replace it).
     let current = Arc::new(Mutex::new(producer.clone()));
+    tokio::spawn(keep_producer_bootstrapped(
+        shared.clone(),
+        Arc::downgrade(&current),
+    ));
     tokio::spawn(prepare_handler(handler.clone(), shared.clone()));
 
     let committer_task = match acks {
@@ -426,6 +430,28 @@ async fn prepare_handler<H: Handler>(handler: Arc<H>, shared: Arc<Shared>) {
                 return;
             }
         }
+    }
+}
+
+/// Looks at the producer in use once a second (the consumer's poll loop does the same
+/// for the consumer) for a client that a metadata response left without brokers. Holds
+/// the slot weakly and stops with the worker: the producer's last reference is never
+/// dropped here.
+async fn keep_producer_bootstrapped(
+    shared: Arc<Shared>,
+    current: std::sync::Weak<Mutex<Arc<WorkerProducer>>>,
+) {
+    let mut watch = crate::kafka::rebootstrap_watch(&shared.config.kafka);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) || shared.fatal().is_some() {
+            break;
+        }
+        let Some(slot) = current.upgrade() else { break };
+        let producer = slot.lock().expect("current producer");
+        crate::kafka::keep_bootstrapped(&mut watch, producer.client(), "producer");
     }
 }
 

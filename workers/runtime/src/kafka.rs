@@ -5,6 +5,8 @@
 //! SASL and any user passthrough apply everywhere the same way. The user's raw
 //! properties are applied last: they win over our defaults.
 
+use orderflow_kafka_bytes::brokers::Rebootstrap;
+use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::{ClientConfig, FromClientConfig, NativeClientConfig};
 
 use crate::error::RuntimeError;
@@ -213,6 +215,31 @@ pub fn librdkafka_build() -> (String, String) {
         .and_then(|native: NativeClientConfig| native.get("builtin.features").ok())
         .unwrap_or_default();
     (version, features)
+}
+
+/// A watch for a client left without brokers (see [`orderflow_kafka_bytes::brokers`]),
+/// or none when the servers cannot be handed to librdkafka (they could not have been
+/// configured either).
+pub fn rebootstrap_watch(settings: &KafkaSettings) -> Option<Rebootstrap> {
+    Rebootstrap::new(&settings.bootstrap_servers).ok()
+}
+
+/// One look at `client` through `watch`, logged when it had to go back to the bootstrap
+/// servers.
+pub fn keep_bootstrapped<C: ClientContext>(
+    watch: &mut Option<Rebootstrap>,
+    client: &Client<C>,
+    which: &str,
+) {
+    if let Some(watch) = watch
+        && watch.check(client)
+    {
+        tracing::warn!(
+            client = which,
+            "a metadata response listed no broker (the cluster had fenced them all): \
+             connecting to bootstrap.servers again"
+        );
+    }
 }
 
 #[cfg(test)]
