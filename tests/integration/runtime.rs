@@ -656,3 +656,31 @@ async fn the_worker_goes_on_after_its_only_broker_froze_past_its_session_timeout
     );
     assert_eq!(report.duplicates(), 0);
 }
+
+/// A topic that does not exist stops the worker at start with what to do, once the
+/// time a new topic takes to reach every broker's metadata has passed.
+#[orderflow_tests::test(timeout = 120)]
+async fn a_missing_topic_stops_the_worker_at_start_with_what_to_do() {
+    let kafka = kafka().await;
+    let topics = topics(kafka, 1).await;
+    let absent = Topics {
+        dlq: unique("absent-dlq"),
+        ..topics
+    };
+    let mut worker = Process::start(
+        "order-status",
+        &worker_args(kafka, &absent, "exactly-once", &[]),
+        &[],
+    );
+    let status = worker.wait(Duration::from_secs(60)).await;
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "exit status {status:?}"
+    );
+    let log = worker.log_tail(20);
+    assert!(
+        log.contains(&format!("topic(s) {} do not exist", absent.dlq))
+            && log.contains("orderflow topics ensure"),
+        "{log}"
+    );
+}

@@ -389,6 +389,12 @@ async fn connect(
             return Err(RuntimeError::Fatal(reason));
         }
         match result {
+            Ok((existing, _))
+                if lacks_topics(&shared.config, &existing)
+                    && started.elapsed() < TOPIC_PROPAGATION =>
+            {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
             Ok(existing) => {
                 shared
                     .connected
@@ -405,6 +411,20 @@ async fn connect(
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
+}
+
+/// How long a topic the worker needs may be missing from the metadata before it counts
+/// as missing: brokers apply the controller's records one after the other, so a topic
+/// created a moment ago can be absent from the metadata of the broker that answered.
+const TOPIC_PROPAGATION: Duration = Duration::from_secs(5);
+
+/// Whether one of the worker's topics is absent from `existing` while the worker would
+/// refuse to start without it (it creates missing topics only with `--create-topics`).
+fn lacks_topics(config: &RuntimeConfig, existing: &HashSet<String>) -> bool {
+    !config.create_topics
+        && [&config.input_topic, &config.output_topic, &config.dlq_topic]
+            .into_iter()
+            .any(|topic| !existing.contains(topic))
 }
 
 /// Retries the handler's preparation until it succeeds; then the schemas are ready.
