@@ -250,8 +250,14 @@ async fn chaos_broker_killed_and_restarted() {
             "broker restart {}: lag back to 0 after {recovery:?} ({revived} workers restarted)",
             round + 1
         );
-        let recovery = recovery
-            .unwrap_or_else(|| panic!("lag not back to 0 within 120 s of return {}", round + 1));
+        let Some(recovery) = recovery else {
+            outage.fleet.print_logs(80);
+            panic!(
+                "lag not back to 0 within 120 s of return {}: {}",
+                round + 1,
+                outage.monitor.describe()
+            );
+        };
         worst_recovery = worst_recovery.max(recovery);
     }
     let scenario = format!(

@@ -288,8 +288,10 @@ impl Fleet {
         let status = process.wait(within).await;
         assert!(
             status.is_some_and(|s| s.success()),
-            "instance {name} did not stop cleanly within {within:?}: {status:?} (servers {})",
-            self.kafka_servers
+            "instance {name} did not stop cleanly within {within:?}: {status:?} (servers {}); \
+             the end of its log:\n{}",
+            self.kafka_servers,
+            process.log_tail(60)
         );
     }
 
@@ -320,6 +322,16 @@ impl Fleet {
         }
         self.restarts += dead.len();
         dead.len()
+    }
+
+    /// Prints the end of every running instance's log.
+    pub fn print_logs(&self, lines: usize) {
+        for (name, process) in &self.workers {
+            println!(
+                "the end of instance {name}'s log:\n{}",
+                process.log_tail(lines)
+            );
+        }
     }
 
     /// Instances that exited on their own, with their status.
@@ -659,12 +671,7 @@ pub async fn conclude(
         );
     }
     if recovery.is_none() || !report.is_clean() {
-        for (name, process) in &fleet.workers {
-            println!(
-                "the end of instance {name}'s log:\n{}",
-                process.log_tail(60)
-            );
-        }
+        fleet.print_logs(60);
     }
     if report.lost > 0 {
         pipeline.explain(kafka).await;

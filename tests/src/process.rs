@@ -111,11 +111,26 @@ impl Process {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
-    /// The last `lines` lines it logged.
+    /// The last `lines` lines it logged, a run of lines that differ only in their
+    /// timestamp counted as one (a fenced producer logs each failed delivery: hundreds
+    /// of lines that would hide what came before).
     pub fn log_tail(&self, lines: usize) -> String {
         let log = self.log();
-        let all: Vec<&str> = log.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        let mut folded: Vec<(&str, usize)> = Vec::new();
+        for line in log.lines() {
+            match folded.last_mut() {
+                Some((first, repeats)) if message(first) == message(line) => *repeats += 1,
+                _ => folded.push((line, 0)),
+            }
+        }
+        folded[folded.len().saturating_sub(lines)..]
+            .iter()
+            .map(|(line, repeats)| match repeats {
+                0 => line.to_string(),
+                n => format!("{line} [and {n} more like it]"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Waits up to `timeout` until the log contains a line for which `matches` holds.
@@ -158,4 +173,9 @@ impl Drop for Process {
             );
         }
     }
+}
+
+/// A log line without its leading timestamp.
+fn message(line: &str) -> &str {
+    line.split_once(' ').map_or("", |(_, rest)| rest)
 }
