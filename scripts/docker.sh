@@ -164,6 +164,9 @@ down() {
     if [ "$SECONDS" -ge "$deadline" ]; then
       log "dockerd did not stop within 60 s; killing it"
       kill -KILL "$pid" 2>/dev/null || true
+      # dockerd bind-mounts its data root onto itself and undoes it only when it stops
+      # cleanly; left mounted, the cache could not be removed.
+      umount -l "$state/data" 2>/dev/null || true
       break
     fi
     sleep 0.3

@@ -47,7 +47,13 @@ die() { printf 'images: error: %s\n' "$*" >&2; exit 1; }
 scratch=""
 started_engine=""
 cleanup() {
-  [ -z "$scratch" ] || rm -rf "$scratch"
+  if [ -n "$scratch" ]; then
+    # debootstrap mounts /proc (and more) inside the root it builds and leaves them
+    # mounted when it is stopped half-way: unmount before removing, deepest first.
+    awk -v root="$scratch/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r |
+      while read -r mount; do umount -l "$mount" || true; done
+    rm -rf "$scratch"
+  fi
   scratch=""
 }
 finish() {
@@ -57,6 +63,8 @@ finish() {
   exit "$status"
 }
 trap finish EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 new_scratch() { cleanup; scratch=$(mktemp -d "${TMPDIR:-/tmp}/orderflow-image.XXXXXX"); }
 
 # BuildKit for cache mounts; the Dockerfiles carry no `# syntax=` line, because that
