@@ -421,10 +421,8 @@ const TOPIC_PROPAGATION: Duration = Duration::from_secs(5);
 /// Whether one of the worker's topics is absent from `existing` while the worker would
 /// refuse to start without it (it creates missing topics only with `--create-topics`).
 fn lacks_topics(config: &RuntimeConfig, existing: &HashSet<String>) -> bool {
-    !config.create_topics
-        && [&config.input_topic, &config.output_topic, &config.dlq_topic]
-            .into_iter()
-            .any(|topic| !existing.contains(topic))
+    let needed = [&config.input_topic, &config.output_topic, &config.dlq_topic];
+    !config.create_topics && !topics::missing(existing, needed.map(String::as_str)).is_empty()
 }
 
 /// Retries the handler's preparation until it succeeds; then the schemas are ready.

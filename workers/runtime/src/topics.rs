@@ -63,6 +63,18 @@ impl RecordLimits {
     }
 }
 
+/// The `topics` that are not among the `existing` ones.
+pub fn missing<'a>(
+    existing: &HashSet<String>,
+    topics: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    topics
+        .into_iter()
+        .filter(|topic| !existing.contains(*topic))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Checks that every topic is among the `existing` ones (creating missing ones when
 /// `create` is set) and reads the record size limit of the `outputs`.
 pub async fn prepare(
@@ -73,11 +85,10 @@ pub async fn prepare(
     create: bool,
 ) -> Result<RecordLimits, RuntimeError> {
     let admin: AdminClient<DefaultClientContext> = settings.create(&[])?;
-    let missing: Vec<String> = std::iter::once(input)
-        .chain(outputs.iter().copied())
-        .filter(|topic| !existing.contains(*topic))
-        .map(str::to_owned)
-        .collect();
+    let missing = missing(
+        existing,
+        std::iter::once(input).chain(outputs.iter().copied()),
+    );
     if !missing.is_empty() {
         if !create {
             return Err(RuntimeError::Config(format!(
