@@ -644,6 +644,18 @@ async fn the_worker_goes_on_after_its_only_broker_froze_past_its_session_timeout
     kafka.produce(&topics.input, second).await;
     let report = verify(kafka, &topics.output, &events, Duration::from_secs(120)).await;
     println!("after the freeze: {report:?}");
+    if !report.lost.is_empty() {
+        // Tells a worker that stopped committing from a reader that stopped reading.
+        let again = kafka
+            .consume_all(&topics.output, Duration::from_secs(5))
+            .await;
+        let committed = kafka.committed(&topics.group, &topics.input, 3);
+        println!(
+            "a second reader found {} outputs; the group's committed input offsets: \
+             {committed:?} (3,000 + 3,000 inputs)",
+            again.len()
+        );
+    }
     assert!(
         worker.try_wait().is_none(),
         "the worker kept running through the freeze"

@@ -28,7 +28,7 @@ use std::future::Future;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use orderflow_runtime::kafka::KafkaSettings;
+use orderflow_runtime::kafka::{KafkaSettings, keep_bootstrapped, rebootstrap_watch};
 use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -338,10 +338,13 @@ impl Kafka {
     pub async fn consume(&self, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {
         let topic = topic.to_owned();
         let consumer = self.reader(&topic);
+        let servers = self.bootstrap_servers.clone();
         tokio::task::spawn_blocking(move || {
             let deadline = Instant::now() + timeout;
             let mut out = Vec::new();
+            let mut watch = rebootstrap_watch(&KafkaSettings::new(&servers));
             while out.len() < count && Instant::now() < deadline {
+                keep_bootstrapped(&mut watch, consumer.client(), "test reader");
                 match consumer.poll(Duration::from_millis(200)) {
                     Some(Ok(message)) => out.push(message.detach()),
                     Some(Err(error)) => panic!("reading {topic}: {error}"),
@@ -359,10 +362,13 @@ impl Kafka {
     pub async fn consume_all(&self, topic: &str, quiet: Duration) -> Vec<OwnedMessage> {
         let topic = topic.to_owned();
         let consumer = self.reader(&topic);
+        let servers = self.bootstrap_servers.clone();
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             let mut last = Instant::now();
+            let mut watch = rebootstrap_watch(&KafkaSettings::new(&servers));
             while last.elapsed() < quiet {
+                keep_bootstrapped(&mut watch, consumer.client(), "test reader");
                 match consumer.poll(Duration::from_millis(100)) {
                     Some(Ok(message)) => {
                         out.push(message.detach());

@@ -5,7 +5,7 @@
 //! SASL and any user passthrough apply everywhere the same way. The user's raw
 //! properties are applied last: they win over our defaults.
 
-use orderflow_kafka_bytes::brokers::Rebootstrap;
+use orderflow_kafka_bytes::brokers::{Look, Rebootstrap};
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::{ClientConfig, FromClientConfig, NativeClientConfig};
 
@@ -231,14 +231,18 @@ pub fn keep_bootstrapped<C: ClientContext>(
     client: &Client<C>,
     which: &str,
 ) {
-    if let Some(watch) = watch
-        && watch.check(client)
-    {
-        tracing::warn!(
+    let Some(watch) = watch else { return };
+    match watch.check(client) {
+        Look::Fine => {}
+        Look::Readded => tracing::warn!(
             client = which,
             "a metadata response listed no broker (the cluster had fenced them all): \
              connecting to bootstrap.servers again"
-        );
+        ),
+        Look::AddedAgain => tracing::debug!(
+            client = which,
+            "no broker known for a while: bootstrap.servers added again"
+        ),
     }
 }
 
