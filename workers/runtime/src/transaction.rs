@@ -472,9 +472,21 @@ pub(crate) enum CallError {
     Fatal(String),
 }
 
-/// Runs a blocking transaction call on the blocking pool, repeating it while it fails
+/// How long past its budget a call may stay blocked in the client before it is given up
+/// on: the client's own timeout normally answers first.
+const UNANSWERED_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs a blocking transaction call on a thread of its own, repeating it while it fails
 /// with a retriable error, at most [`CALL_ATTEMPTS`] times and, with a `budget`, not
 /// after the budget is spent ([`CallError::Fatal`]).
+///
+/// With a budget, a call that has not returned [`UNANSWERED_GRACE`] after it is spent is
+/// given up on ([`CallError::Fatal`]; the committer then replaces the producer): the
+/// client enforces some call timeouts only through requests that must be answered
+/// (`send_offsets_to_transaction` waits without a limit of its own), and after a broker
+/// was fenced such a call was seen blocked for good, the worker alive, heartbeating, and
+/// committing nothing. The blocked thread is left behind, detached: a process that
+/// exits does not wait for it.
 pub(crate) async fn blocking_call(
     what: &'static str,
     budget: Option<Duration>,
@@ -485,9 +497,30 @@ pub(crate) async fn blocking_call(
     let mut attempt = 1;
     loop {
         let run = call.clone();
-        let result = tokio::task::spawn_blocking(move || run())
-            .await
-            .map_err(|e| CallError::Fatal(format!("{what}: the call panicked: {e}")))?;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("txn-call".into())
+            .spawn(move || {
+                let _ = answer.send(run());
+            })
+            .map_err(|e| CallError::Fatal(format!("{what}: cannot start a thread: {e}")))?;
+        let result = match budget {
+            None => answered.await,
+            Some(budget) => {
+                let limit = (budget + UNANSWERED_GRACE).saturating_sub(started.elapsed());
+                match tokio::time::timeout(limit, answered).await {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        return Err(CallError::Fatal(format!(
+                            "{what}: no answer within {} ms; the call is still blocked in \
+                             the client",
+                            started.elapsed().as_millis()
+                        )));
+                    }
+                }
+            }
+        }
+        .map_err(|_| CallError::Fatal(format!("{what}: the call panicked")))?;
         let error = match result {
             Ok(()) => return Ok(()),
             Err(error) => error,
@@ -515,5 +548,37 @@ pub(crate) async fn blocking_call(
             _ if is_fatal(&error) => return Err(CallError::Fatal(format!("{what}: {error}"))),
             _ => return Err(CallError::Abortable(format!("{what}: {error}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_call_blocked_past_its_budget_is_given_up_on() {
+        let started = Instant::now();
+        let result = blocking_call("a call", Some(Duration::from_millis(200)), || {
+            std::thread::sleep(Duration::from_secs(30));
+            Ok(())
+        })
+        .await;
+        let waited = started.elapsed();
+        assert!(
+            matches!(&result, Err(CallError::Fatal(reason)) if reason.contains("no answer within")),
+            "{:?}",
+            result.err().map(|e| match e {
+                CallError::Fatal(r) | CallError::Abortable(r) => r,
+            })
+        );
+        assert!(waited < Duration::from_secs(20), "waited {waited:?}");
+    }
+
+    #[tokio::test]
+    async fn a_call_that_answers_in_time_is_its_answer() {
+        let result = blocking_call("a call", Some(Duration::from_secs(5)), || Ok(())).await;
+        assert!(result.is_ok());
+        let result = blocking_call("a call", None, || Ok(())).await;
+        assert!(result.is_ok());
     }
 }
