@@ -31,6 +31,32 @@ started_registry=""
 started_kafka_diagnosed=""
 started_docker=""
 test_run=""
+# Everything the test binaries print, for the summary of failures at the end.
+test_output="$repo/target/test-output.log"
+
+# The failing tests and the message of each one's panic, last: the logs printed before
+# can run to thousands of lines, and a truncated CI log keeps its end. Panics on other
+# threads (tests that provoke one on purpose and pass) are left out.
+failure_summary() {
+  [ -s "$test_output" ] || return 0
+  grep -aq '^test .* FAILED$' "$test_output" || return 0
+  log "summary of the failures (the whole output is in target/test-output.log)"
+  awk '/^test .* FAILED$/ { if (!($2 in failed)) print; failed[$2] = 1; next }
+       { lines[NR] = $0 }
+       END {
+         for (i = 1; i <= NR; i++) {
+           if (!(i in lines) || lines[i] !~ /^thread .* panicked at/) continue
+           name = lines[i]; sub(/^thread \047/, "", name); sub(/\047.*/, "", name)
+           if (!(name in failed) || (lines[i] in shown)) continue
+           shown[lines[i]] = 1
+           print ""; print lines[i]
+           for (j = i + 1; j <= NR && j <= i + 20; j++) {
+             if (!(j in lines) || lines[j] == "" || lines[j] ~ /^(stack backtrace:|note: )/) break
+             print lines[j]
+           }
+         }
+       }' "$test_output" | head -n 300 >&2
+}
 
 finish() {
   local status=$?
@@ -38,6 +64,7 @@ finish() {
     log "tests failed; broker log follows"
     KAFKA_LOG_LINES=300 bash scripts/kafka.sh logs || true
   fi
+  [ "$status" = 0 ] || failure_summary
   if [ -n "$started_registry" ]; then
     bash scripts/registry.sh down >/dev/null 2>&1 || true
   fi
@@ -150,6 +177,8 @@ if [ -z "${ORDERFLOW_TEST_REGISTRY_URL:-}" ]; then
 fi
 
 log "tests"
+mkdir -p "$(dirname "$test_output")"
+: >"$test_output"
 if [ -n "${TEST_FILTER:-}" ]; then
   # TEST_REPEAT runs the selection that many times in a row on the same broker (make
   # chaos-repeat); every run is reported, and the script fails if any run failed.
@@ -158,17 +187,19 @@ if [ -n "${TEST_FILTER:-}" ]; then
     [ "${TEST_REPEAT:-1}" = 1 ] || log "run $run of $TEST_REPEAT"
     # shellcheck disable=SC2086 # TEST_FILTER may hold several filters
     cargo test --locked -p orderflow-tests --test integration -- --nocapture \
-      --test-threads="${TEST_THREADS:-2}" $TEST_FILTER || failed_runs=$((failed_runs + 1))
+      --test-threads="${TEST_THREADS:-2}" $TEST_FILTER 2>&1 | tee -a "$test_output" ||
+      failed_runs=$((failed_runs + 1))
   done
   [ "$failed_runs" = 0 ] || { log "$failed_runs of ${TEST_REPEAT:-1} runs failed"; exit 1; }
 elif [ -n "$containers" ]; then
   start=$SECONDS
-  cargo test --locked -p orderflow-tests --test integration -- --test-threads="${TEST_THREADS:-4}"
+  cargo test --locked -p orderflow-tests --test integration -- --test-threads="${TEST_THREADS:-4}" 2>&1 |
+    tee -a "$test_output"
   took "the integration suite (testcontainers)" "$start"
   log "container smoke test of the product image"
   start=$SECONDS
   bash scripts/smoke.sh
   took "the smoke test" "$start"
 else
-  cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
+  cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee -a "$test_output"
 fi

@@ -181,13 +181,13 @@ impl Drop for LocalCluster {
                 .env("KAFKA_LOG_LINES", "80")
                 .output()
         };
-        if std::thread::panicking()
+        if crate::failing()
             && let Ok(output) = run("logs")
         {
             eprintln!("{}", String::from_utf8_lossy(&output.stdout));
         }
         let _ = run("down");
-        if std::thread::panicking() {
+        if crate::failing() {
             // The brokers' data and logs are the evidence of what went wrong: kept.
             let kept = repo_root().join("target").join("failed-clusters");
             let _ = std::fs::create_dir_all(&kept);

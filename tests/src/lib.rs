@@ -28,7 +28,7 @@ use std::future::Future;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use orderflow_runtime::kafka::{KafkaSettings, keep_bootstrapped, rebootstrap_watch};
+use orderflow_runtime::kafka::{KafkaSettings, Watched, keep_bootstrapped, rebootstrap_watch};
 use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -270,7 +270,10 @@ impl Kafka {
         topic: &str,
         records: impl IntoIterator<Item = (String, Vec<u8>, Option<OwnedHeaders>)>,
     ) {
-        let producer = self.producer();
+        // Watched: a client that learned no broker again after an outage waits forever.
+        let producer = Watched::new(&self.settings(), "test producer", self.producer(), |p| {
+            p.client()
+        });
         // Owned before the first await (the caller's iterator need not be Send).
         let records: Vec<_> = records.into_iter().collect();
         let mut pending = std::collections::VecDeque::new();
@@ -436,14 +439,30 @@ pub fn limit(reduced: u64, full: u64) -> Duration {
 
 /// Runs a test's body under its time limit (see [`test`]). On time-out the body is
 /// dropped first, so that what it started (processes, clusters, monitors) stops, then
-/// the test fails with its name and limit; the rest of the suite goes on.
+/// the test fails with its name and limit; the rest of the suite goes on. What the body
+/// drops on time-out sees [`failing`] true, so it leaves the same evidence as on a panic.
 pub async fn within(name: &str, limit: Duration, body: impl Future<Output = ()>) {
-    if tokio::time::timeout(limit, body).await.is_err() {
+    let mut body = Box::pin(body);
+    if tokio::time::timeout(limit, &mut body).await.is_err() {
+        TIMED_OUT.with(|timed_out| timed_out.set(true));
+        drop(body);
+        TIMED_OUT.with(|timed_out| timed_out.set(false));
         panic!(
             "{name} exceeded its time limit of {} s; what it started was stopped",
             limit.as_secs()
         );
     }
+}
+
+thread_local! {
+    /// Set on the test's thread when its body ran out of time (see [`within`]).
+    static TIMED_OUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current test is failing: panicking, or being dropped after its time
+/// limit. Helpers print their logs and keep their data on drop when it is.
+pub fn failing() -> bool {
+    std::thread::panicking() || TIMED_OUT.with(std::cell::Cell::get)
 }
 
 /// A name no other test uses: `<prefix>-<uuid>`.
@@ -573,5 +592,43 @@ mod tests {
             tests += text.matches("#[orderflow_tests::test(timeout").count();
         }
         assert!(tests > 30, "only {tests} integration tests found");
+    }
+
+    /// Records, on drop, whether the test counted as failing then.
+    struct Witness(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for Witness {
+        fn drop(&mut self) {
+            self.0
+                .store(crate::failing(), std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn what_a_timed_out_body_drops_sees_the_test_failing() {
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let witness = Witness(seen.clone());
+        let name = "a_body_that_never_ends";
+        let timed_out = tokio::spawn(crate::within(
+            name,
+            std::time::Duration::from_millis(50),
+            async move {
+                let _witness = witness;
+                std::future::pending::<()>().await;
+            },
+        ))
+        .await
+        .expect_err("the body never ends, so its time limit fails the test");
+        let message = timed_out.into_panic();
+        let message = message.downcast_ref::<String>().expect("a panic message");
+        assert!(message.contains("exceeded its time limit"), "{message}");
+        assert!(
+            seen.load(std::sync::atomic::Ordering::SeqCst),
+            "the body's helpers were dropped as if the test passed: no logs, no kept data"
+        );
+        assert!(
+            !crate::failing(),
+            "another test thread's time-out leaked here"
+        );
     }
 }

@@ -164,7 +164,7 @@ impl Drop for Process {
         if self.try_wait().is_none() {
             self.kill();
         }
-        if std::thread::panicking() {
+        if crate::failing() {
             eprintln!(
                 "==== last lines of {} ({}):\n{}",
                 self.name,

@@ -513,7 +513,7 @@ async fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
             )),
         }
     }
-    let flusher = producer.clone();
+    let flusher = rdkafka::producer::FutureProducer::clone(&producer);
     tokio::task::spawn_blocking(move || flusher.flush(Duration::from_secs(30)))
         .await?
         .context("waiting for acknowledgements")?;

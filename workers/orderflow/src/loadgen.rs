@@ -9,7 +9,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use orderflow_events::{Codec, OrderEvent};
 use orderflow_runtime::clock::now_millis;
-use orderflow_runtime::kafka::{KafkaSettings, Role};
+use orderflow_runtime::kafka::{KafkaSettings, Role, Watched};
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
@@ -61,7 +61,7 @@ impl ProducerContext for Acks {
 }
 
 /// A fast, idempotent producer that counts its acknowledgements.
-pub fn producer(settings: &KafkaSettings) -> anyhow::Result<Arc<ThreadedProducer<Acks>>> {
+pub fn producer(settings: &KafkaSettings) -> anyhow::Result<Watched<Arc<ThreadedProducer<Acks>>>> {
     use rdkafka::config::FromClientConfigAndContext;
     let config = settings.config_for(
         Role::Producer,
@@ -73,10 +73,11 @@ pub fn producer(settings: &KafkaSettings) -> anyhow::Result<Arc<ThreadedProducer
             ("partitioner", "murmur2_random"),
         ],
     );
-    Ok(Arc::new(
+    let producer = Arc::new(
         ThreadedProducer::from_config_and_context(&config, Acks::default())
             .context("creating the producer")?,
-    ))
+    );
+    Ok(Watched::new(settings, "producer", producer, |p| p.client()))
 }
 
 /// Enqueues one record, waiting while the client's queue is full.
@@ -196,7 +197,7 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
         bar.set_position(sent);
         tokio::task::yield_now().await;
     }
-    let flusher = producer.clone();
+    let flusher = Arc::clone(&producer);
     tokio::task::spawn_blocking(move || flusher.flush(Duration::from_secs(60)))
         .await?
         .context("waiting for acknowledgements")?;

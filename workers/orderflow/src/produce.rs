@@ -16,7 +16,7 @@ use orderflow_events::{
     Codec, NotificationRequested, OrderEvent, OrderRiskAssessed, OrderStatusChanged,
     OrderValidation, Record,
 };
-use orderflow_runtime::kafka::{KafkaSettings, Role};
+use orderflow_runtime::kafka::{KafkaSettings, Role, Watched};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -279,8 +279,9 @@ async fn require_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Result<
 }
 
 /// An idempotent producer: acks from every in-sync replica, no duplicates on retries.
-pub fn idempotent_producer(settings: &KafkaSettings) -> anyhow::Result<FutureProducer> {
-    settings
+/// Watched for a client left without brokers (see [`Watched`]).
+pub fn idempotent_producer(settings: &KafkaSettings) -> anyhow::Result<Watched<FutureProducer>> {
+    let producer: FutureProducer = settings
         .config_for(
             Role::Producer,
             &[
@@ -290,7 +291,8 @@ pub fn idempotent_producer(settings: &KafkaSettings) -> anyhow::Result<FuturePro
             ],
         )
         .create()
-        .context("creating the producer")
+        .context("creating the producer")?;
+    Ok(Watched::new(settings, "producer", producer, |p| p.client()))
 }
 
 /// Runs `orderflow produce`.
@@ -334,7 +336,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let flusher = producer.clone();
+    let flusher = FutureProducer::clone(&producer);
     tokio::task::spawn_blocking(move || flusher.flush(Duration::from_secs(30)))
         .await?
         .context("waiting for acknowledgements")?;

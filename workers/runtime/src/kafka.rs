@@ -246,6 +246,87 @@ pub fn keep_bootstrapped<C: ClientContext>(
     }
 }
 
+/// A thread that looks at one client once a second through a [`Rebootstrap`] watch, for
+/// clients without a loop of their own to do it (the CLI's producers, the test
+/// helpers). It stops, and is joined, when dropped.
+pub struct BootstrapWatch {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BootstrapWatch {
+    /// Watches `client` (named `which` in the logs) as long as the watch lives.
+    /// `inner` reaches the librdkafka client of `K` (`|p| p.client()`).
+    pub fn start<K, C>(
+        settings: &KafkaSettings,
+        which: &'static str,
+        client: K,
+        inner: fn(&K) -> &Client<C>,
+    ) -> BootstrapWatch
+    where
+        K: Send + 'static,
+        C: ClientContext + 'static,
+    {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let mut watch = rebootstrap_watch(settings);
+        let thread = std::thread::Builder::new()
+            .name(format!("{which}-bootstrap-watch"))
+            .spawn(move || {
+                // Ends when the sender is dropped (Disconnected) or sends.
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(std::time::Duration::from_secs(1))
+                {
+                    keep_bootstrapped(&mut watch, inner(&client), which);
+                }
+            })
+            .ok();
+        BootstrapWatch {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for BootstrapWatch {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A client with its [`BootstrapWatch`]: derefs to the client; the watch stops when it
+/// is dropped.
+pub struct Watched<K> {
+    client: K,
+    _watch: BootstrapWatch,
+}
+
+impl<K: Clone + Send + 'static> Watched<K> {
+    /// `client`, watched as `which` (see [`BootstrapWatch::start`]).
+    pub fn new<C: ClientContext + 'static>(
+        settings: &KafkaSettings,
+        which: &'static str,
+        client: K,
+        inner: fn(&K) -> &Client<C>,
+    ) -> Watched<K> {
+        let watch = BootstrapWatch::start(settings, which, client.clone(), inner);
+        Watched {
+            client,
+            _watch: watch,
+        }
+    }
+}
+
+impl<K> std::ops::Deref for Watched<K> {
+    type Target = K;
+
+    fn deref(&self) -> &K {
+        &self.client
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,5 +416,31 @@ mod tests {
                 "missing {needed} in {features}"
             );
         }
+    }
+
+    #[test]
+    fn a_watch_stops_with_its_client_handle() {
+        let settings = KafkaSettings::new("127.0.0.1:1");
+        let consumer: rdkafka::consumer::BaseConsumer =
+            settings.create(&[("group.id", "watch")]).unwrap();
+        let consumer = std::sync::Arc::new(consumer);
+        let watched = Watched::new(&settings, "test", consumer.clone(), |c| {
+            rdkafka::consumer::Consumer::client(&**c)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        // Dropped on a thread of its own, so that a watch that never stops fails the
+        // test instead of hanging it.
+        let (dropped, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(watched);
+            let _ = dropped.send(());
+        });
+        done.recv_timeout(std::time::Duration::from_secs(30))
+            .expect("dropping the watch did not stop its thread");
+        assert_eq!(
+            std::sync::Arc::strong_count(&consumer),
+            1,
+            "the watch thread still holds the client"
+        );
     }
 }
