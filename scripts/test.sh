@@ -102,8 +102,10 @@ bash scripts/deps.sh
 export ORDERFLOW_PYTHON="$repo/.cache/venv/bin/python"
 
 log "building"
-cargo build --workspace --bins --locked
-cargo test --workspace --locked --no-run
+# The binaries and the tests in one build: built apart, they resolve the dependencies'
+# features apart (the tests' dev-dependencies add some, tokio's test-util among them)
+# and a cold build compiles tokio and everything above it twice.
+cargo build --workspace --bins --tests --locked
 
 took() { log "$1 took $((SECONDS - $2)) s"; }
 
