@@ -112,6 +112,19 @@ pub fn due(rate: u64, elapsed: Duration) -> u64 {
     }
 }
 
+/// How long the records still queued at the end may take: librdkafka acknowledges or
+/// fails each record within `message.timeout.ms` of its production (300 s unless set),
+/// so waiting that long loses no acknowledgement to a broker that is slow to come back;
+/// the margin is for the record produced last.
+pub fn acknowledgement_wait(settings: &KafkaSettings) -> Duration {
+    let config = settings.config_for(Role::Producer, &[]);
+    let millis = ["message.timeout.ms", "delivery.timeout.ms"]
+        .iter()
+        .find_map(|key| config.get(key)?.parse::<u64>().ok())
+        .unwrap_or(300_000);
+    Duration::from_millis(millis) + Duration::from_secs(10)
+}
+
 /// Runs `orderflow loadgen`.
 pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
     let settings = args.connection.kafka()?;
@@ -198,9 +211,10 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
         tokio::task::yield_now().await;
     }
     let flusher = Arc::clone(&producer);
-    tokio::task::spawn_blocking(move || flusher.flush(Duration::from_secs(60)))
+    let wait = acknowledgement_wait(&settings);
+    tokio::task::spawn_blocking(move || flusher.flush(wait))
         .await?
-        .context("waiting for acknowledgements")?;
+        .with_context(|| format!("waiting {} s for acknowledgements", wait.as_secs()))?;
     bar.finish_and_clear();
     report.events = producer.context().delivered.load(Ordering::Relaxed);
     report.failed = producer.context().failed.load(Ordering::Relaxed);
@@ -225,4 +239,20 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
         anyhow::bail!("{} events were not acknowledged", report.failed);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_for_acknowledgements_outlasts_the_producers_message_timeout() {
+        let settings = KafkaSettings::new("127.0.0.1:9092");
+        assert_eq!(acknowledgement_wait(&settings), Duration::from_secs(310));
+        let settings = settings.with_property("producer.message.timeout.ms", "60000");
+        assert_eq!(acknowledgement_wait(&settings), Duration::from_secs(70));
+        let settings =
+            KafkaSettings::new("127.0.0.1:9092").with_property("delivery.timeout.ms", "5000");
+        assert_eq!(acknowledgement_wait(&settings), Duration::from_secs(15));
+    }
 }
