@@ -270,7 +270,8 @@ impl Kafka {
         topic: &str,
         records: impl IntoIterator<Item = (String, Vec<u8>, Option<OwnedHeaders>)>,
     ) {
-        // Watched: a client that learned no broker again after an outage waits forever.
+        // Watched: a client left without brokers after an outage would wait out every
+        // record's message.timeout.ms instead of reconnecting.
         let producer = Watched::new(&self.settings(), "test producer", self.producer(), |p| {
             p.client()
         });
