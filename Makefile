@@ -35,7 +35,7 @@ docker-down: ## stop the Docker Engine docker-up started
 
 lint: deps ## rustfmt and clippy, warnings denied
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -101,11 +101,24 @@ for p in range(start, start + 800, 7):
 bash scripts/deps.sh
 export ORDERFLOW_PYTHON="$repo/.cache/venv/bin/python"
 
+# The testcontainers fixture is compiled only when this run uses it (it adds 3 to 4
+# minutes to a cold build): with --containers, or when no cluster is given and a Docker
+# daemon answers.
+# The broker's source is decided here, once, for the build and the tests alike.
+broker_in_docker=""
+features=()
+if [ -n "$containers" ] ||
+  { [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && bash scripts/docker.sh status >/dev/null 2>&1; }; then
+  broker_in_docker=1
+  features=(--features orderflow-tests/containers)
+fi
+
 log "building"
 # The binaries and the tests in one build: built apart, they resolve the dependencies'
 # features apart (the tests' dev-dependencies add some, tokio's test-util among them)
-# and a cold build compiles tokio and everything above it twice.
-cargo build --workspace --bins --tests --locked
+# and a cold build compiles tokio and everything above it twice. The test runs below
+# take the same features, or cargo would build again.
+cargo build --workspace --bins --tests --locked "${features[@]}"
 
 took() { log "$1 took $((SECONDS - $2)) s"; }
 
@@ -138,7 +151,7 @@ fi
 
 if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
   log "using the cluster at KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
-elif [ -n "$containers" ] || bash scripts/docker.sh status >/dev/null 2>&1; then
+elif [ -n "$broker_in_docker" ]; then
   log "a Docker daemon answers: the tests start an apache/kafka container (testcontainers)"
   DOCKER_HOST=${DOCKER_HOST:-$(bash scripts/docker.sh status)}
   DOCKER=${DOCKER:-$(bash scripts/docker.sh client)}
@@ -188,14 +201,15 @@ if [ -n "${TEST_FILTER:-}" ]; then
   for run in $(seq 1 "${TEST_REPEAT:-1}"); do
     [ "${TEST_REPEAT:-1}" = 1 ] || log "run $run of $TEST_REPEAT"
     # shellcheck disable=SC2086 # TEST_FILTER may hold several filters
-    cargo test --locked -p orderflow-tests --test integration -- --nocapture \
+    cargo test --locked "${features[@]}" -p orderflow-tests --test integration -- --nocapture \
       --test-threads="${TEST_THREADS:-2}" $TEST_FILTER 2>&1 | tee -a "$test_output" ||
       failed_runs=$((failed_runs + 1))
   done
   [ "$failed_runs" = 0 ] || { log "$failed_runs of ${TEST_REPEAT:-1} runs failed"; exit 1; }
 elif [ -n "$containers" ]; then
   start=$SECONDS
-  cargo test --locked -p orderflow-tests --test integration -- --test-threads="${TEST_THREADS:-4}" 2>&1 |
+  cargo test --locked "${features[@]}" -p orderflow-tests --test integration -- \
+    --test-threads="${TEST_THREADS:-4}" 2>&1 |
     tee -a "$test_output"
   took "the integration suite (testcontainers)" "$start"
   log "container smoke test of the product image"
@@ -203,5 +217,6 @@ elif [ -n "$containers" ]; then
   bash scripts/smoke.sh
   took "the smoke test" "$start"
 else
-  cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee -a "$test_output"
+  cargo test --workspace --locked "${features[@]}" -- --test-threads="${TEST_THREADS:-4}" 2>&1 |
+    tee -a "$test_output"
 fi

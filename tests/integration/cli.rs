@@ -4,12 +4,13 @@
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use orderflow::dlq::{
-    InspectReport, REPLAY_AT, REPLAY_DLQ_OFFSET, REPLAY_DLQ_PARTITION, REPLAY_DLQ_TOPIC,
-};
+use orderflow::dlq::InspectReport;
 use orderflow::tail::TailLine;
 use orderflow_events::registry_double::RegistryDouble;
 use orderflow_events::{Codec, CodecSettings, OrderEvent, OrderStatusChanged, Record, sample};
+use orderflow_runtime::dead_letter::header::{
+    REPLAY_AT, REPLAY_DLQ_OFFSET, REPLAY_DLQ_PARTITION, REPLAY_DLQ_TOPIC,
+};
 use orderflow_tests::process::{Process, binary};
 use orderflow_tests::{Kafka, kafka, payload, unique};
 use rdkafka::Message;

@@ -46,11 +46,15 @@ fn start(mock: &Mock, group: Option<&str>, extra: &[&str]) -> Run {
         output,
         "--dlq-topic",
         dlq,
-        "--transactional-id",
-        name,
         "--retry-initial-ms",
         "50",
     ];
+    if !extra
+        .windows(2)
+        .any(|w| w == ["--guarantee", "at-least-once"])
+    {
+        flags.extend(["--transactional-id", name]);
+    }
     flags.extend_from_slice(extra);
     let args = WorkerArgs::from_flags(flags).expect("flags");
     let identity = WorkerIdentity {
@@ -155,6 +159,16 @@ impl Mock {
     fn delay_requests(&self, broker: i32, api: RDKafkaApiKey, count: usize, delay: Duration) {
         orderflow_kafka_bytes::mock::delay_requests(self.owner.client(), broker, api, count, delay)
             .expect("delay pushed");
+    }
+
+    /// Starts counting the requests the cluster receives (see `requests_seen`).
+    fn track_requests(&self) {
+        orderflow_kafka_bytes::mock::track_requests(self.owner.client()).expect("tracking");
+    }
+
+    /// How many requests of `api` the cluster received since `track_requests`.
+    fn requests_seen(&self, api: RDKafkaApiKey) -> usize {
+        orderflow_kafka_bytes::mock::requests_seen(self.owner.client(), api).expect("requests")
     }
 }
 
@@ -362,7 +376,13 @@ async fn a_producer_fenced_again_and_again_stops_the_worker_with_a_clear_reason(
         .expect("task")
         .expect_err("fenced again and again is fatal");
     println!("fatal: {error}");
-    assert!(matches!(error, RuntimeError::Fatal(_)));
+    assert!(
+        matches!(
+            error.origin(),
+            RuntimeError::ProducerRenewals { renewals: 4, .. }
+        ),
+        "{error:?}"
+    );
     let reason = error.to_string();
     assert!(reason.contains("failed 4 times"), "{reason}");
     assert!(reason.contains("--transactional-id"), "{reason}");
@@ -462,4 +482,82 @@ async fn a_commit_refused_inside_a_revoke_aborts_rewinds_and_loses_nothing() {
         inputs as f64,
         "records in committed transactions"
     );
+}
+
+#[orderflow_tests::test(timeout = 300)]
+async fn a_stop_while_the_member_rejoins_the_group_gives_its_partitions_up_in_time() {
+    // librdkafka postpones an unsubscribe while the member rejoins the group, until the
+    // JoinGroup and SyncGroup answers come, and the coordinator answers a JoinGroup only
+    // once every member has rejoined (up to the rebalance timeout): the worker must give
+    // its partitions up and commit without waiting for that. Here the rejoin's answer
+    // comes 40 s late, twice the time a stop may take.
+    let mock = mock(1);
+    let first = load(&mock, 20, 200).await;
+    let run = run(&mock);
+    let name = run.name;
+    wait_committed(name, first).await;
+    mock.track_requests();
+    mock.delay_requests(1, RDKafkaApiKey::JoinGroup, 1, Duration::from_secs(40));
+    mock.cluster().request_errors(
+        RDKafkaApiKey::Heartbeat,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS],
+    );
+    wait_for("the member rejoining", Duration::from_secs(30), || {
+        mock.requests_seen(RDKafkaApiKey::JoinGroup) > 0
+    })
+    .await;
+    // A cooperative member keeps its partitions while it rejoins: it goes on working.
+    let second = load(&mock, 20, 200).await;
+    wait_committed(name, first + second).await;
+    run.stop().await.expect("clean stop");
+    assert_committed_once(name, first + second);
+}
+
+/// At-least-once: a stop commits again a commit refused while the group moves to a
+/// new generation (`refusal`), so that the next owner does not do its work again.
+async fn stop_commits_again_after(refusal: RDKafkaRespErr) {
+    let mock = mock(1);
+    let inputs = load(&mock, 20, 300).await;
+    let run = start(
+        &mock,
+        None,
+        &[
+            "--guarantee",
+            "at-least-once",
+            "--commit-interval-ms",
+            "60000",
+        ],
+    );
+    let name = run.name;
+    wait_committed(name, inputs).await;
+    mock.cluster()
+        .request_errors(RDKafkaApiKey::OffsetCommit, &[refusal; 4]);
+    run.stop().await.expect("clean stop");
+    let committed = mock.kafka.committed(name, &mock.input, 3);
+    println!("committed offsets after the stop: {committed:?}");
+    assert_eq!(
+        committed.values().sum::<i64>(),
+        inputs as i64,
+        "every processed input committed"
+    );
+    assert_eq!(metric(name, "orderflow_dead_letters_total", &[]), 0.0);
+}
+
+#[orderflow_tests::test(timeout = 300)]
+async fn an_at_least_once_stop_commits_again_what_a_rebalance_refused() {
+    // While a member joins or leaves, the broker answers the group's offset commits
+    // REBALANCE_IN_PROGRESS until every member has synced. A stopping at-least-once
+    // worker that gave its final commit up then would leave all it had done since its
+    // last commit to be done again by the next owner. Background commits are off here
+    // (a one-minute interval): only the stop commits.
+    stop_commits_again_after(RDKafkaRespErr::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS).await;
+}
+
+#[orderflow_tests::test(timeout = 300)]
+async fn an_at_least_once_stop_commits_again_with_the_generation_it_rejoins_with() {
+    // A member stopping in the middle of a rebalance commits with the generation it
+    // knows, which the group has left: ILLEGAL_GENERATION until its rejoin brings it the
+    // new one (seen in rolling restarts: `offsets not committed ... IllegalGeneration`,
+    // then duplicates).
+    stop_commits_again_after(RDKafkaRespErr::RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION).await;
 }

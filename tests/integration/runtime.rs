@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use orderflow::verify::read_all;
 use orderflow_events::{Codec, CodecSettings, OrderStatusChanged};
 use orderflow_tests::orders::{TestEvent, events};
 use orderflow_tests::process::Process;
@@ -79,17 +80,38 @@ pub async fn causations(outputs: &[OwnedMessage]) -> Vec<Option<String>> {
     out
 }
 
-/// Reads `topic` until at least `count` records or `timeout`, then verifies.
+/// How long the outputs are read again after every input has one, for late duplicates.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// Reads `topic` (read_committed, to its end) until every input in `events` has an
+/// output or `timeout` passed, then once more after [`SETTLE`], and verifies that read.
+/// A count of records says nothing here: at-least-once duplicates reach the count of
+/// inputs while outputs are still missing (work another instance takes over only once
+/// the group's session timeout ends).
 pub async fn verify(kafka: &Kafka, topic: &str, events: &[TestEvent], timeout: Duration) -> Report {
-    let outputs = kafka.consume(topic, events.len(), timeout).await;
-    // Late duplicates would arrive just after: read on briefly.
-    let outputs = if outputs.len() >= events.len() {
-        kafka.consume_all(topic, Duration::from_secs(3)).await
-    } else {
-        outputs
-    };
-    let ids = causations(&outputs).await;
     let expected: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
+    let deadline = Instant::now() + timeout;
+    let read = || async {
+        let outputs = read_all(&kafka.settings(), topic, true)
+            .await
+            .expect("reading the outputs");
+        let ids = causations(&outputs).await;
+        (outputs, ids)
+    };
+    let (mut outputs, mut ids) = read().await;
+    loop {
+        let seen: HashSet<&str> = ids.iter().flatten().map(String::as_str).collect();
+        if expected.iter().all(|id| seen.contains(id.as_str())) {
+            tokio::time::sleep(SETTLE).await;
+            (outputs, ids) = read().await;
+            break;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        (outputs, ids) = read().await;
+    }
     let index: std::collections::HashMap<(i32, i64), Option<String>> = outputs
         .iter()
         .zip(ids)
@@ -200,6 +222,16 @@ async fn kill_storm(guarantee: &str) -> Report {
     }
     producing.await.unwrap();
     let report = verify(kafka, &topics.output, &events, Duration::from_secs(150)).await;
+    if !report.lost.is_empty() {
+        // Outputs missing after the wait: what the instances were doing then.
+        for worker in [&a, &b] {
+            println!(
+                "{} (outputs missing): the end of its log:\n{}",
+                worker.name(),
+                worker.log_tail(80)
+            );
+        }
+    }
     a.terminate();
     b.terminate();
     for worker in [&mut a, &mut b] {
@@ -694,5 +726,48 @@ async fn a_missing_topic_stops_the_worker_at_start_with_what_to_do() {
         log.contains(&format!("topic(s) {} do not exist", absent.dlq))
             && log.contains("orderflow topics ensure"),
         "{log}"
+    );
+}
+
+#[orderflow_tests::test(timeout = 120)]
+async fn sigterm_while_the_worker_starts_stops_it_cleanly() {
+    // No broker at this address: the worker stays in its start (it waits up to 30 s for
+    // the cluster), with its HTTP endpoints already up. A SIGTERM then (a rolling update
+    // right after a start) must stop it cleanly at once, not kill it by the signal's
+    // default action, as it did while the handler was installed only once started.
+    let nowhere = Kafka::at(&format!("127.0.0.1:{}", orderflow_tests::free_port()));
+    let topics = Topics {
+        input: unique("in"),
+        output: unique("status"),
+        dlq: unique("dlq"),
+        group: unique("group"),
+    };
+    let http = format!("127.0.0.1:{}", orderflow_tests::free_port());
+    let mut args = worker_args(&nowhere, &topics, "exactly-once", &[]);
+    let at = args.iter().position(|a| a == "127.0.0.1:0").unwrap();
+    args[at] = http.clone();
+    let mut worker = Process::start("order-status", &args, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while orderflow_tests::http_get(&format!("http://{http}/healthz"))
+        .await
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "{}", worker.log_tail(20));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.terminate();
+    // Within 10 s: not after the 30 s the start would wait for the cluster.
+    let status = worker.wait(Duration::from_secs(10)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit status {status:?} after a SIGTERM during the start; the end of its log:\n{}",
+        worker.log_tail(20)
+    );
+    assert!(
+        worker
+            .log_tail(20)
+            .contains("shutting down before the worker started"),
+        "{}",
+        worker.log_tail(20)
     );
 }

@@ -4,8 +4,10 @@
 use std::time::{Duration, Instant};
 
 use orderflow::verify::read_all;
+use orderflow_events::{Codec, CodecSettings, OrderStatus, OrderStatusChanged};
 use orderflow_tests::cluster::LocalCluster;
-use orderflow_tests::{Kafka, unique};
+use orderflow_tests::orders::events;
+use orderflow_tests::{Kafka, kafka, unique};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 /// Longer than the broker's session with its controller (`broker.session.timeout.ms`,
@@ -78,4 +80,50 @@ async fn a_read_waits_out_a_broker_that_stops_answering_for_longer_than_five_sec
         FREEZE.as_secs()
     );
     assert_eq!(read.len(), records, "the read stopped short");
+}
+
+/// At-least-once outputs reach the count of inputs with duplicates while outputs are
+/// still missing (an instance killed, its partitions idle until the group's session
+/// timeout ends): the verification waits for every input's output, not for a count.
+#[orderflow_tests::test(timeout = 120)]
+async fn duplicates_do_not_end_the_wait_for_a_missing_output() {
+    let kafka = kafka().await;
+    let topic = unique("verify-late");
+    kafka.create_topic(&topic, 2, 1).await;
+    let events = events(&unique("late"), 2, 4).await;
+    let codec = Codec::new(CodecSettings::default()).expect("codec");
+    let mut outputs = Vec::new();
+    for event in &events {
+        let output = OrderStatusChanged {
+            event_id: format!("status-{}", event.event_id),
+            causation_id: event.event_id.clone(),
+            order_id: event.order_id.clone(),
+            produced_at: 0,
+            worker: "order-status".into(),
+            worker_version: "test".into(),
+            customer_id: "cus-0".into(),
+            status: OrderStatus::Placed,
+            occurred_at: 0,
+        };
+        let bytes = codec.encode(&topic, &output).await.expect("encode");
+        outputs.push((event.order_id.clone(), bytes));
+    }
+    // Three inputs have outputs, the first twice: as many records as inputs.
+    let early: Vec<_> = [0, 1, 2, 0].iter().map(|&i| outputs[i].clone()).collect();
+    kafka.produce(&topic, &early).await;
+    let late = {
+        let topic = topic.clone();
+        let record = outputs[3].clone();
+        tokio::spawn(async move {
+            // Longer than the verification reads on for late duplicates.
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            kafka.produce(&topic, &[record]).await;
+        })
+    };
+    let report = crate::runtime::verify(kafka, &topic, &events, Duration::from_secs(60)).await;
+    late.await.expect("late output");
+    println!("{report:?}");
+    assert!(report.lost.is_empty(), "lost: {:?}", report.lost);
+    assert_eq!(report.duplicates(), 1);
+    assert_eq!(report.outputs, 5);
 }

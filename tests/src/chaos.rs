@@ -249,6 +249,9 @@ pub struct Fleet {
     pub supervised: bool,
     /// Instances restarted after they exited on their own.
     pub restarts: usize,
+    /// The end of the log of each instance stopped with SIGTERM, in stop order: a
+    /// handover's faults are often in the log of the instance that left.
+    stopped: Vec<(String, String)>,
     args: Box<ArgsOf>,
 }
 
@@ -263,6 +266,7 @@ impl Fleet {
             workers: HashMap::new(),
             supervised: false,
             restarts: 0,
+            stopped: Vec::new(),
             args: Box::new(args),
         }
     }
@@ -293,6 +297,7 @@ impl Fleet {
             self.kafka_servers,
             process.log_tail(60)
         );
+        self.stopped.push((name.to_owned(), process.log_tail(40)));
     }
 
     /// SIGTERM every instance.
@@ -324,8 +329,12 @@ impl Fleet {
         dead.len()
     }
 
-    /// Prints the end of every running instance's log.
+    /// Prints the end of the log of every instance stopped with SIGTERM, then of every
+    /// running one.
     pub fn print_logs(&self, lines: usize) {
+        for (name, log) in &self.stopped {
+            println!("the end of stopped instance {name}'s log:\n{log}");
+        }
         for (name, process) in &self.workers {
             println!(
                 "the end of instance {name}'s log:\n{}",

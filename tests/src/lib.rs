@@ -3,8 +3,9 @@
 //! Where the broker comes from, in order:
 //! 1. `KAFKA_BOOTSTRAP_SERVERS`: an existing cluster (`make test` starts a local
 //!    Apache Kafka in KRaft mode and sets it);
-//! 2. testcontainers with the `apache/kafka` image, when a Docker daemon answers
-//!    (`make test-containers` starts one and builds the image locally);
+//! 2. testcontainers with the `apache/kafka` image, when the tests are built with the
+//!    feature `containers` and a Docker daemon answers (`make test-containers` does
+//!    both: it starts a daemon and builds the image locally);
 //! 3. otherwise every test fails with a message saying how to get a broker.
 //!
 //! The container is held by a static, which Rust never drops: it outlives the test
@@ -19,13 +20,14 @@ pub use orderflow_test_macros::test;
 
 pub mod chaos;
 pub mod cluster;
+#[cfg(feature = "containers")]
+mod containers;
 pub mod orders;
 pub mod process;
 pub mod verify;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use orderflow_runtime::kafka::{KafkaSettings, Watched, keep_bootstrapped, rebootstrap_watch};
@@ -37,46 +39,14 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
-use testcontainers::ContainerAsync;
-use testcontainers::ImageExt;
-use testcontainers::bollard::models::{HostConfig, PortBinding};
-use testcontainers::runners::AsyncRunner;
-use testcontainers_modules::kafka::apache;
 use tokio::sync::OnceCell;
-
-/// The Apache Kafka image tag used when the fixture starts a container: the version of
-/// the local broker (`scripts/kafka.sh`), so both branches test against the same Kafka.
-const KAFKA_IMAGE_TAG: &str = "4.3.1";
-
-/// Broker settings of the container beyond the module's: those `scripts/kafka.sh` gives
-/// the local broker, so that tests behave the same on both. Without them a single node
-/// cannot run a transaction (the transaction log wants 3 replicas by default).
-const KAFKA_CONTAINER_ENV: &[(&str, &str)] = &[
-    ("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1"),
-    ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1"),
-    ("KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS", "12"),
-    ("KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS", "12"),
-    (
-        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
-        "1",
-    ),
-    ("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1"),
-    ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
-    ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false"),
-    ("KAFKA_NUM_PARTITIONS", "1"),
-    ("KAFKA_DEFAULT_REPLICATION_FACTOR", "1"),
-    ("KAFKA_MIN_INSYNC_REPLICAS", "1"),
-    ("KAFKA_LOG_SEGMENT_BYTES", "67108864"),
-];
-
-/// How long the container may take to print "Kafka Server started": a JVM starting on
-/// two busy cores.
-const KAFKA_CONTAINER_START_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A reachable Apache Kafka cluster.
 pub struct Kafka {
     bootstrap_servers: String,
-    _container: Option<ContainerAsync<apache::Kafka>>,
+    /// The broker's container, when the fixture started one (held, never dropped).
+    #[cfg(feature = "containers")]
+    _container: Option<containers::Container>,
 }
 
 static KAFKA: OnceCell<Kafka> = OnceCell::const_new();
@@ -98,54 +68,29 @@ impl Kafka {
         if let Ok(servers) = std::env::var("KAFKA_BOOTSTRAP_SERVERS")
             && !servers.trim().is_empty()
         {
-            let kafka = Kafka {
-                bootstrap_servers: checked_bootstrap(&servers)?,
-                _container: None,
-            };
+            let kafka = Kafka::at(&checked_bootstrap(&servers)?);
             kafka.reachable().await?;
             return Ok(kafka);
         }
-        if docker_answers() {
-            let mut request = apache::Kafka::default()
-                .with_jvm_image()
-                .with_tag(KAFKA_IMAGE_TAG)
-                .with_startup_timeout(KAFKA_CONTAINER_START_TIMEOUT)
-                .with_host_config_modifier(publish_on_loopback)
-                .with_label(
-                    "org.orderflow.test-run",
-                    std::env::var("ORDERFLOW_TEST_RUN").unwrap_or_else(|_| "manual".into()),
-                );
-            for (name, value) in KAFKA_CONTAINER_ENV {
-                request = request.with_env_var(*name, *value);
-            }
-            let container = request.start().await.map_err(|e| {
-                format!("starting the apache/kafka:{KAFKA_IMAGE_TAG} container failed: {e}")
-            })?;
-            let port = container
-                .get_host_port_ipv4(apache::KAFKA_PORT)
-                .await
-                .map_err(|e| format!("the apache/kafka container exposes no port: {e}"))?;
-            // Once per test binary: which broker the tests use, and how to remove it.
-            // Written to the process's stderr, not with eprintln!, which the test
-            // harness captures and shows only for a failing test.
-            let _ = writeln!(
-                std::io::stderr(),
-                "kafka fixture: testcontainers started apache/kafka:{KAFKA_IMAGE_TAG} as \
-                 container {} with 9092/tcp mapped to 127.0.0.1:{port} (remove: docker rm -f {})",
-                container.id(),
-                container.id()
-            );
+        #[cfg(feature = "containers")]
+        if containers::docker_answers() {
+            let (bootstrap_servers, container) = containers::start().await?;
             return Ok(Kafka {
-                bootstrap_servers: format!("127.0.0.1:{port}"),
+                bootstrap_servers,
                 _container: Some(container),
             });
         }
-        Err(
+        let docker = if cfg!(feature = "containers") {
+            "start a Docker daemon for testcontainers"
+        } else {
+            "run `make test-containers` (the tests built with --features containers start \
+             one in Docker)"
+        };
+        Err(format!(
             "no Kafka broker for the integration tests: run `make test` (it starts a local \
              Apache Kafka), or set KAFKA_BOOTSTRAP_SERVERS=host:port of an existing cluster, \
-             or start a Docker daemon for testcontainers"
-                .into(),
-        )
+             or {docker}"
+        ))
     }
 
     /// Fails with the client's reason unless the cluster serves metadata within 30 s:
@@ -175,6 +120,7 @@ impl Kafka {
     pub fn at(bootstrap_servers: &str) -> Kafka {
         Kafka {
             bootstrap_servers: bootstrap_servers.to_owned(),
+            #[cfg(feature = "containers")]
             _container: None,
         }
     }
@@ -474,32 +420,6 @@ pub fn unique(prefix: &str) -> String {
 /// The payload of a record as bytes (empty when null).
 pub fn payload(message: &OwnedMessage) -> &[u8] {
     message.payload().unwrap_or_default()
-}
-
-/// Publishes the broker's port on 127.0.0.1 only, at a port Docker picks: testcontainers
-/// would publish it on every interface of the host.
-fn publish_on_loopback(host_config: &mut HostConfig) {
-    host_config.publish_all_ports = Some(false);
-    host_config.port_bindings = Some(HashMap::from([(
-        apache::KAFKA_PORT.to_string(),
-        Some(vec![PortBinding {
-            host_ip: Some("127.0.0.1".into()),
-            host_port: Some(String::new()),
-        }]),
-    )]));
-}
-
-/// Whether a Docker daemon answers at `DOCKER_HOST` (or the default socket), asked with
-/// the client named by `DOCKER` (`make test-containers` names the engine's own), else
-/// the first `docker` on the PATH.
-fn docker_answers() -> bool {
-    let client = std::env::var("DOCKER").unwrap_or_else(|_| "docker".into());
-    std::process::Command::new(client)
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
 }
 
 /// A loopback port free right now.

@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 use crate::contract::{Record, WriterSchema};
 use crate::error::CodecError;
 use crate::registry::{RegistryClient, RegistrySettings};
-use crate::store::SchemaStore;
+use crate::store::{SchemaRegistration, SchemaStore};
 use crate::wire::{self, SchemaRef, WireFormat};
 
 /// Default maximum payload size, 960 KiB: a value this large still fits, with its key
@@ -47,28 +47,6 @@ impl std::str::FromStr for SubjectStrategy {
             other => Err(format!(
                 "unknown subject strategy '{other}': use topic-name or record-name"
             )),
-        }
-    }
-}
-
-/// How `encode` finds the registry id of the output schema, in the terms of
-/// Confluent's serializers (`auto.register.schemas`, `use.latest.version`). The schema
-/// is always looked up under its subject first, so credentials that may only read
-/// work once the schema is registered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SchemaRegistration {
-    /// Register the schema when the lookup does not find it.
-    pub auto_register: bool,
-    /// When the lookup does not find it, use the subject's latest version instead of
-    /// registering, provided it is the same schema (same Parsing Canonical Form).
-    pub use_latest_version: bool,
-}
-
-impl Default for SchemaRegistration {
-    fn default() -> Self {
-        SchemaRegistration {
-            auto_register: true,
-            use_latest_version: false,
         }
     }
 }

@@ -25,8 +25,9 @@ pub mod wire;
 #[cfg(any(test, feature = "registry-double"))]
 pub mod registry_double;
 
-pub use codec::{Codec, CodecSettings, Decoded, SchemaRegistration, SubjectStrategy};
+pub use codec::{Codec, CodecSettings, Decoded, SubjectStrategy};
 pub use contract::{Contract, Record};
 pub use error::{CodecError, ErrorClass};
 pub use model::*;
+pub use store::SchemaRegistration;
 pub use wire::{SchemaRef, WireFormat};

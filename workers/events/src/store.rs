@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use tokio::sync::OnceCell;
 
-use crate::codec::SchemaRegistration;
 use crate::contract::{CATALOGUE, WriterSchema};
 use crate::error::CodecError;
 use crate::references::{self, MAX_DEPTH};
@@ -357,4 +356,26 @@ impl SchemaStore {
 /// A reference that cannot be resolved; the caller names the id.
 fn unknown(detail: String) -> CodecError {
     CodecError::UnknownSchemaId { id: 0, detail }
+}
+
+/// How `encode` finds the registry id of the output schema, in the terms of
+/// Confluent's serializers (`auto.register.schemas`, `use.latest.version`). The schema
+/// is always looked up under its subject first, so credentials that may only read
+/// work once the schema is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaRegistration {
+    /// Register the schema when the lookup does not find it.
+    pub auto_register: bool,
+    /// When the lookup does not find it, use the subject's latest version instead of
+    /// registering, provided it is the same schema (same Parsing Canonical Form).
+    pub use_latest_version: bool,
+}
+
+impl Default for SchemaRegistration {
+    fn default() -> Self {
+        SchemaRegistration {
+            auto_register: true,
+            use_latest_version: false,
+        }
+    }
 }

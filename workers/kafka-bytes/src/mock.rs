@@ -45,3 +45,46 @@ pub fn delay_requests<C: ClientContext>(
     }
     Ok(())
 }
+
+/// Starts recording every request the mock cluster that `owner` created receives (see
+/// [`requests_seen`]).
+pub fn track_requests<C: ClientContext>(owner: &Client<C>) -> Result<(), String> {
+    // SAFETY: as in `delay_requests`: the cluster lives as long as `owner`.
+    #[allow(unsafe_code)]
+    unsafe {
+        let cluster = bindings::rd_kafka_handle_mock_cluster(owner.native_ptr());
+        if cluster.is_null() {
+            return Err("the client owns no mock cluster".into());
+        }
+        bindings::rd_kafka_mock_start_request_tracking(cluster);
+    }
+    Ok(())
+}
+
+/// How many requests of `api_key` the mock cluster that `owner` created has received
+/// since [`track_requests`].
+pub fn requests_seen<C: ClientContext>(
+    owner: &Client<C>,
+    api_key: RDKafkaApiKey,
+) -> Result<usize, String> {
+    // SAFETY: as in `delay_requests`; the array and its elements are owned here and
+    // freed once, with the function librdkafka documents for it.
+    #[allow(unsafe_code)]
+    unsafe {
+        let cluster = bindings::rd_kafka_handle_mock_cluster(owner.native_ptr());
+        if cluster.is_null() {
+            return Err("the client owns no mock cluster".into());
+        }
+        let mut count = 0usize;
+        let requests = bindings::rd_kafka_mock_get_requests(cluster, &mut count);
+        if requests.is_null() {
+            return Ok(0);
+        }
+        let seen = std::slice::from_raw_parts(requests, count)
+            .iter()
+            .filter(|request| bindings::rd_kafka_mock_request_api_key(**request) == api_key as i16)
+            .count();
+        bindings::rd_kafka_mock_request_destroy_array(requests, count);
+        Ok(seen)
+    }
+}

@@ -22,7 +22,9 @@ mod tests;
 
 use std::collections::HashMap;
 
-use orderflow_events::{Lineage, NotificationChannel, NotificationRequested, OrderEvent, Payload};
+use orderflow_events::{
+    Lineage, NotificationChannel, NotificationRequested, OrderEvent, Payload, derived_event,
+};
 use orderflow_runtime::{Input, Outcome, Output, ProcessError, Processor};
 
 pub use rules::NotifierRules;
@@ -142,29 +144,16 @@ impl Processor for Notifier {
         else {
             return Ok(Outcome::Skip(payload_type));
         };
-        let lineage = Lineage::new(
-            Self::NAME,
-            Self::VERSION,
-            &event.event_id,
-            &event.order_id,
-            0,
-            input.now,
-        );
+        let lineage = Lineage::of(Self::NAME, Self::VERSION, event, 0, input.now);
         Ok(Outcome::Emit(vec![Output {
             key: event.order_id.clone(),
-            value: NotificationRequested {
-                event_id: lineage.event_id,
-                causation_id: lineage.causation_id,
-                order_id: lineage.order_id,
-                produced_at: lineage.produced_at,
-                worker: lineage.worker,
-                worker_version: lineage.worker_version,
+            value: derived_event!(NotificationRequested, lineage, {
                 customer_id: event.customer_id.clone(),
                 channel: notification.channel,
                 recipient: notification.recipient,
                 template: template.to_owned(),
                 parameters: notification.parameters,
-            },
+            }),
         }]))
     }
 }

@@ -12,7 +12,9 @@
 //! The worker is stateless: it reports each step as it happens and does not judge
 //! whether the transition is allowed (a status service downstream owns that).
 
-use orderflow_events::{Lineage, OrderEvent, OrderStatus, OrderStatusChanged, Payload};
+use orderflow_events::{
+    Lineage, OrderEvent, OrderStatus, OrderStatusChanged, Payload, derived_event,
+};
 use orderflow_runtime::{Input, Outcome, Output, ProcessError, Processor};
 use serde::Deserialize;
 
@@ -55,27 +57,14 @@ impl Processor for OrderStatusWorker {
         input: &Input<'_, OrderEvent>,
     ) -> Result<Outcome<OrderStatusChanged>, ProcessError> {
         let event = input.event;
-        let lineage = Lineage::new(
-            Self::NAME,
-            Self::VERSION,
-            &event.event_id,
-            &event.order_id,
-            0,
-            input.now,
-        );
+        let lineage = Lineage::of(Self::NAME, Self::VERSION, event, 0, input.now);
         Ok(Outcome::Emit(vec![Output {
             key: event.order_id.clone(),
-            value: OrderStatusChanged {
-                event_id: lineage.event_id,
-                causation_id: lineage.causation_id,
-                order_id: lineage.order_id,
-                produced_at: lineage.produced_at,
-                worker: lineage.worker,
-                worker_version: lineage.worker_version,
+            value: derived_event!(OrderStatusChanged, lineage, {
                 customer_id: event.customer_id.clone(),
                 status: status_of(&event.payload),
                 occurred_at: event.occurred_at,
-            },
+            }),
         }]))
     }
 }

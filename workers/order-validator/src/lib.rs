@@ -42,7 +42,7 @@ use std::collections::HashMap;
 
 use orderflow_events::{
     Lineage, OrderEvent, OrderPlaced, OrderRejected, OrderValidated, OrderValidation, Payload,
-    RejectionReason, ValidationResult,
+    RejectionReason, ValidationResult, derived_event,
 };
 use orderflow_runtime::{Input, Outcome, Output, ProcessError, Processor};
 
@@ -420,26 +420,13 @@ impl Processor for OrderValidator {
             return Ok(Outcome::Skip(event.payload.type_name()));
         };
         let result = self.validate(order, event.occurred_at, input.now);
-        let lineage = Lineage::new(
-            Self::NAME,
-            Self::VERSION,
-            &event.event_id,
-            &event.order_id,
-            0,
-            input.now,
-        );
+        let lineage = Lineage::of(Self::NAME, Self::VERSION, event, 0, input.now);
         Ok(Outcome::Emit(vec![Output {
             key: event.order_id.clone(),
-            value: OrderValidation {
-                event_id: lineage.event_id,
-                causation_id: lineage.causation_id,
-                order_id: lineage.order_id,
-                produced_at: lineage.produced_at,
-                worker: lineage.worker,
-                worker_version: lineage.worker_version,
+            value: derived_event!(OrderValidation, lineage, {
                 customer_id: event.customer_id.clone(),
                 result,
-            },
+            }),
         }]))
     }
 }

@@ -56,7 +56,7 @@ pub enum Command {
     /// Compare an input topic with a worker's output and dead-letter topics: lost,
     /// duplicated, out-of-order (JSON report).
     #[command(after_help = "Example:\n  orderflow verify --worker order-status")]
-    Verify(crate::verify::VerifyArgs),
+    Verify(VerifyArgs),
     /// Copy messages unchanged with the worker runtime (the benchmark ceiling).
     #[command(hide = true)]
     Passthrough(Box<WorkerArgs>),
@@ -413,6 +413,32 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `orderflow verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The worker whose outputs to check (decides which inputs expect an output).
+    #[arg(long)]
+    pub worker: String,
+    /// Input topic.
+    #[arg(long, default_value = crate::topology::INPUT_TOPIC)]
+    pub input_topic: String,
+    /// Output topic [default: the worker's].
+    #[arg(long)]
+    pub output_topic: Option<String>,
+    /// Dead-letter topic [default: <worker>.dlq].
+    #[arg(long)]
+    pub dlq_topic: Option<String>,
+    /// Wait this long for outputs still missing before reporting them.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Exit non-zero when anything is lost, duplicated or out of order.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[cfg(test)]

@@ -25,20 +25,6 @@ use crate::cli::{ConnectionArgs, DlqCommand, InspectArgs, ReplayArgs};
 use crate::produce::idempotent_producer;
 use crate::tail::{Start, TopicReader};
 
-/// Header of a replayed record: the dead-letter topic it was replayed from.
-pub const REPLAY_DLQ_TOPIC: &str = "orderflow.replay.dlq-topic";
-/// Header of a replayed record: its partition in the dead-letter topic.
-pub const REPLAY_DLQ_PARTITION: &str = "orderflow.replay.dlq-partition";
-/// Header of a replayed record: its offset in the dead-letter topic.
-pub const REPLAY_DLQ_OFFSET: &str = "orderflow.replay.dlq-offset";
-/// Header of a replayed record: when it was replayed (epoch milliseconds).
-pub const REPLAY_AT: &str = "orderflow.replay.at";
-
-/// Every dead-letter provenance header starts with this (including ones added later,
-/// such as `orderflow.dlq.truncated-from`).
-const DLQ_HEADER_PREFIX: &str = "orderflow.dlq.";
-/// Every replay header starts with this.
-const REPLAY_HEADER_PREFIX: &str = "orderflow.replay.";
 /// What a dead letter without a class or kind header is grouped under.
 const UNKNOWN: &str = "unknown";
 
@@ -336,17 +322,14 @@ pub fn replay_headers(letter: &DeadLetter, dlq_topic: &str, at: i64) -> HeaderLi
     let mut headers: HeaderList = letter
         .headers
         .iter()
-        .filter(|h| {
-            !h.name.starts_with(DLQ_HEADER_PREFIX.as_bytes())
-                && !h.name.starts_with(REPLAY_HEADER_PREFIX.as_bytes())
-        })
+        .filter(|h| !header::is_provenance(&h.name))
         .cloned()
         .collect();
     for (name, value) in [
-        (REPLAY_DLQ_TOPIC, dlq_topic.to_owned()),
-        (REPLAY_DLQ_PARTITION, letter.partition.to_string()),
-        (REPLAY_DLQ_OFFSET, letter.offset.to_string()),
-        (REPLAY_AT, at.to_string()),
+        (header::REPLAY_DLQ_TOPIC, dlq_topic.to_owned()),
+        (header::REPLAY_DLQ_PARTITION, letter.partition.to_string()),
+        (header::REPLAY_DLQ_OFFSET, letter.offset.to_string()),
+        (header::REPLAY_AT, at.to_string()),
     ] {
         headers.push(RecordHeader::new(name, value));
     }
@@ -555,7 +538,7 @@ mod tests {
                 h(header::ERROR_CLASS, class),
                 h(header::ERROR_KIND, kind),
                 h(header::ERROR_MESSAGE, &format!("{kind} at {origin_offset}")),
-                h("orderflow.dlq.truncated-from", "2000000"),
+                h(header::TRUNCATED_FROM, "2000000"),
             ],
         }
     }
@@ -701,7 +684,7 @@ mod tests {
     #[test]
     fn replayed_headers_drop_the_provenance_and_say_where_they_came_from() {
         let mut dead = letter(1, 42, "transient", "registry-unavailable", 7);
-        dead.headers.push(RecordHeader::new(REPLAY_AT, "1"));
+        dead.headers.push(RecordHeader::new(header::REPLAY_AT, "1"));
         let headers = replay_headers(&dead, "order-status.dlq", 1_700_000_000_000);
         let names: Vec<String> = headers
             .iter()
@@ -711,10 +694,10 @@ mod tests {
             names,
             [
                 "traceparent",
-                REPLAY_DLQ_TOPIC,
-                REPLAY_DLQ_PARTITION,
-                REPLAY_DLQ_OFFSET,
-                REPLAY_AT
+                header::REPLAY_DLQ_TOPIC,
+                header::REPLAY_DLQ_PARTITION,
+                header::REPLAY_DLQ_OFFSET,
+                header::REPLAY_AT
             ]
         );
         let value = |name: &str| {
@@ -725,10 +708,10 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(value("traceparent"), b"00-abc-def-01");
-        assert_eq!(value(REPLAY_DLQ_TOPIC), b"order-status.dlq");
-        assert_eq!(value(REPLAY_DLQ_PARTITION), b"1");
-        assert_eq!(value(REPLAY_DLQ_OFFSET), b"42");
-        assert_eq!(value(REPLAY_AT), b"1700000000000");
+        assert_eq!(value(header::REPLAY_DLQ_TOPIC), b"order-status.dlq");
+        assert_eq!(value(header::REPLAY_DLQ_PARTITION), b"1");
+        assert_eq!(value(header::REPLAY_DLQ_OFFSET), b"42");
+        assert_eq!(value(header::REPLAY_AT), b"1700000000000");
     }
 
     #[test]

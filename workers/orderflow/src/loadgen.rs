@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use orderflow_events::{Codec, OrderEvent};
 use orderflow_runtime::clock::now_millis;
 use orderflow_runtime::kafka::{KafkaSettings, Role, Watched};
+use orderflow_runtime::kafka_errors::{Next, Stage, classify};
 use rdkafka::ClientContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 
@@ -95,7 +95,7 @@ pub async fn send(
         }
         match producer.send(record) {
             Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+            Err((error, _)) if classify(&error, Stage::Send) == Next::Retry => {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             Err((error, _)) => return Err(error).context("producing"),

@@ -13,6 +13,7 @@ use anyhow::Context;
 use base64::Engine;
 use orderflow_events::{Codec, wire};
 use orderflow_runtime::kafka::{KafkaSettings, Role};
+use orderflow_runtime::kafka_errors::{Next, Stage, classify};
 use rdkafka::ClientContext;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -162,7 +163,7 @@ impl TopicReader {
                 Err(KafkaError::PartitionEOF(partition)) => {
                     self.at_end.insert(partition);
                 }
-                Err(error) if is_permanent(&error) => {
+                Err(error) if stops_reading(&error) => {
                     return Err(error).with_context(|| format!("reading {}", self.topic));
                 }
                 Err(error) => {
@@ -174,23 +175,9 @@ impl TopicReader {
     }
 }
 
-/// Errors that waiting cannot cure.
-fn is_permanent(error: &KafkaError) -> bool {
-    match error {
-        KafkaError::MessageConsumptionFatal(_) => true,
-        KafkaError::MessageConsumption(code) => matches!(
-            code,
-            RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::GroupAuthorizationFailed
-                | RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::SaslAuthenticationFailed
-                | RDKafkaErrorCode::Authentication
-                | RDKafkaErrorCode::UnknownTopicOrPartition
-                | RDKafkaErrorCode::UnknownTopic
-                | RDKafkaErrorCode::UnknownPartition
-        ),
-        _ => false,
-    }
+/// Errors that waiting cannot cure: those the runtime's table says stop a reader.
+fn stops_reading(error: &KafkaError) -> bool {
+    classify(error, Stage::Poll) == Next::Stop
 }
 
 /// The partition ids of `topic`, sorted; an error naming the topic when it is missing.
@@ -446,13 +433,13 @@ mod tests {
 
     #[test]
     fn only_errors_that_waiting_cannot_cure_stop_the_reader() {
-        assert!(is_permanent(&KafkaError::MessageConsumption(
+        assert!(stops_reading(&KafkaError::MessageConsumption(
             RDKafkaErrorCode::TopicAuthorizationFailed
         )));
-        assert!(!is_permanent(&KafkaError::MessageConsumption(
+        assert!(!stops_reading(&KafkaError::MessageConsumption(
             RDKafkaErrorCode::BrokerTransportFailure
         )));
-        assert!(!is_permanent(&KafkaError::MessageConsumption(
+        assert!(!stops_reading(&KafkaError::MessageConsumption(
             RDKafkaErrorCode::AllBrokersDown
         )));
     }

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use orderflow_runtime::kafka::KafkaSettings;
+use orderflow_runtime::kafka_errors::{self, Next, Stage, classify_code};
 use rdkafka::admin::{
     AdminClient, AdminOptions, ConfigEntry, ConfigSource, NewTopic, ResourceSpecifier,
     TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::MetadataTopic;
 
 use crate::cli::{DescribeArgs, EnsureArgs, TopicsCommand};
@@ -87,7 +87,7 @@ async fn create(
     for result in results {
         match result {
             Ok(topic) => created.push(topic),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) if classify_code(code, Stage::Admin) == Next::Ignore => {}
             Err((topic, code)) => failures.push(format!("{topic}: {code}")),
         }
     }
@@ -353,22 +353,13 @@ async fn topic_configs(admin: &Admin, topic: &str) -> Configs {
         Ok(Err(error)) => Configs::Unavailable(format!("not read: {error}")),
         Ok(Ok(results)) => match results.into_iter().next() {
             Some(Ok(resource)) => Configs::Read(non_default(&resource.entries)),
-            Some(Err(code)) if is_denied(code) => Configs::Unavailable(format!(
+            Some(Err(code)) if kafka_errors::is_denied(code) => Configs::Unavailable(format!(
                 "not allowed to read them (DescribeConfigs: {code})"
             )),
             Some(Err(code)) => Configs::Unavailable(format!("not read: {code}")),
             None => Configs::Unavailable("not read: empty answer".to_owned()),
         },
     }
-}
-
-fn is_denied(code: RDKafkaErrorCode) -> bool {
-    matches!(
-        code,
-        RDKafkaErrorCode::TopicAuthorizationFailed
-            | RDKafkaErrorCode::ClusterAuthorizationFailed
-            | RDKafkaErrorCode::PolicyViolation
-    )
 }
 
 async fn run_describe(args: DescribeArgs) -> anyhow::Result<()> {

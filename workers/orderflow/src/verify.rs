@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use orderflow_events::{Codec, OrderEvent, Payload};
 use orderflow_runtime::dead_letter::header;
 use orderflow_runtime::kafka::{KafkaSettings, keep_bootstrapped, rebootstrap_watch};
@@ -22,33 +21,7 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Serialize;
 
-use crate::cli::ConnectionArgs;
-
-/// `orderflow verify`.
-#[derive(Debug, Clone, Args)]
-pub struct VerifyArgs {
-    /// Connection.
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
-    /// The worker whose outputs to check (decides which inputs expect an output).
-    #[arg(long)]
-    pub worker: String,
-    /// Input topic.
-    #[arg(long, default_value = crate::topology::INPUT_TOPIC)]
-    pub input_topic: String,
-    /// Output topic [default: the worker's].
-    #[arg(long)]
-    pub output_topic: Option<String>,
-    /// Dead-letter topic [default: <worker>.dlq].
-    #[arg(long)]
-    pub dlq_topic: Option<String>,
-    /// Wait this long for outputs still missing before reporting them.
-    #[arg(long, default_value = "60s", value_parser = crate::cli::parse_duration)]
-    pub timeout: Duration,
-    /// Exit non-zero when anything is lost, duplicated or out of order.
-    #[arg(long)]
-    pub strict: bool,
-}
+use crate::cli::VerifyArgs;
 
 /// What the topics show. `lost` means missing after `timeout`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]

@@ -27,6 +27,7 @@ use std::collections::HashMap;
 
 use orderflow_events::{
     Lineage, OrderEvent, OrderPlaced, OrderRiskAssessed, Payload, RiskDecision, RiskSignal,
+    derived_event,
 };
 use orderflow_runtime::{Input, Outcome, Output, ProcessError, Processor};
 
@@ -250,28 +251,15 @@ impl Processor for RiskScorer {
             return Ok(Outcome::Skip(event.payload.type_name()));
         };
         let assessment = self.assess(order);
-        let lineage = Lineage::new(
-            Self::NAME,
-            Self::VERSION,
-            &event.event_id,
-            &event.order_id,
-            0,
-            input.now,
-        );
+        let lineage = Lineage::of(Self::NAME, Self::VERSION, event, 0, input.now);
         Ok(Outcome::Emit(vec![Output {
             key: event.order_id.clone(),
-            value: OrderRiskAssessed {
-                event_id: lineage.event_id,
-                causation_id: lineage.causation_id,
-                order_id: lineage.order_id,
-                produced_at: lineage.produced_at,
-                worker: lineage.worker,
-                worker_version: lineage.worker_version,
+            value: derived_event!(OrderRiskAssessed, lineage, {
                 customer_id: event.customer_id.clone(),
                 score: assessment.score,
                 decision: assessment.decision,
                 signals: assessment.signals,
-            },
+            }),
         }]))
     }
 }

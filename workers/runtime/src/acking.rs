@@ -14,26 +14,28 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio::sync::Notify;
 
-use crate::committer::Committer;
-use crate::consumer::{ConsumerCallbacks, offsets_list, offsets_list_counting};
+use crate::committer::{Committer, Pending};
+use crate::consumer::ConsumerCallbacks;
 use crate::dead_letter::within_limits;
 use crate::error::RuntimeError;
+use crate::kafka_errors::{Next, Stage, classify};
 use crate::message::Prepared;
 use crate::metrics::WorkerMetrics;
-use crate::offsets::PartitionOffsets;
-use crate::partition::dead_letter_instead;
-use crate::producer::{
-    AckSink, FailedDelivery, PendingInput, Tag, WorkerProducer, is_fatal, is_permanent, send,
-};
+use crate::offsets::{PartitionOffsets, offsets_list, offsets_list_counting};
+use crate::producer::{AckSink, FailedDelivery, PendingInput, Tag, WorkerProducer, send};
 use crate::shared::Shared;
 use crate::topics::RecordLimits;
+use crate::transaction::{CallError, blocking_call};
 
 /// Times one input's records are sent again before the worker gives up.
 const MAX_REDELIVERIES: u32 = 5;
 /// How long a revoke or shutdown waits for acknowledgements.
 const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long a commit refused for a passing state of the group is made again.
+const COMMIT_RETRY: Duration = Duration::from_secs(10);
 
 /// Acknowledgement state shared with the producer's delivery callbacks.
 pub(crate) struct Acks {
@@ -134,15 +136,21 @@ impl AckingCommitter {
             let input = &failure.pending.input;
             let attempts = failure.pending.redeliveries.fetch_add(1, Ordering::SeqCst) + 1;
             if attempts > MAX_REDELIVERIES {
-                return Err(RuntimeError::Fatal(format!(
-                    "an output of partition {} offset {} failed {attempts} times: {}",
-                    input.partition, input.offset, failure.error
-                )));
+                return Err(RuntimeError::Delivery {
+                    partition: input.partition,
+                    offset: input.offset,
+                    attempts,
+                    reason: failure.error,
+                });
             }
             // The replacement takes the failed record's place among the input's
             // outstanding records: its acknowledgement completes the input.
             let record = if failure.permanent {
-                let mut letter = dead_letter_instead(&self.shared, input, failure.error);
+                let mut letter = self.shared.dead_letters.replacing_outputs(
+                    &self.shared.metrics,
+                    input,
+                    failure.error,
+                );
                 self.limits.fit(&mut letter);
                 letter
             } else {
@@ -150,7 +158,7 @@ impl AckingCommitter {
             };
             let tag = Box::new(Tag::Tracked(failure.pending.clone()));
             if let Err((error, _)) = send(&self.producer, &record, tag).await {
-                return Err(RuntimeError::Fatal(format!("producing failed: {error}")));
+                return Err(RuntimeError::kafka("producing", error));
             }
         }
         Ok(())
@@ -204,18 +212,53 @@ impl AckingCommitter {
         }
     }
 
-    fn commit_sync(&mut self, offsets: &HashMap<i32, i64>) -> bool {
-        self.commit_counting(offsets, &HashMap::new())
+    async fn commit_sync(&mut self, offsets: &HashMap<i32, i64>) -> bool {
+        self.commit_counting(offsets, &HashMap::new()).await
     }
 
     /// Commits `offsets` now, recording counts of starts for the partitions in
-    /// `starts`; the others' counts are cleared.
-    fn commit_counting(&mut self, offsets: &HashMap<i32, i64>, starts: &HashMap<i32, u32>) -> bool {
+    /// `starts`; the others' counts are cleared. A commit refused while the group is
+    /// between two generations (a member joining or leaving: the broker answers
+    /// REBALANCE_IN_PROGRESS until every member has synced, and ILLEGAL_GENERATION to
+    /// a member that has not yet learned the new one) or while its coordinator moves is
+    /// made again ([`blocking_call`]), for up to [`COMMIT_RETRY`] and while the
+    /// assignment is not lost: a stop or revoke that gave up instead would leave its
+    /// acknowledged work to be processed again by the next owner.
+    async fn commit_counting(
+        &mut self,
+        offsets: &HashMap<i32, i64>,
+        starts: &HashMap<i32, u32>,
+    ) -> bool {
         if offsets.is_empty() {
             return true;
         }
         let list = offsets_list_counting(&self.shared.input_topic, offsets, starts);
-        let ok = self.consumer.commit(&list, CommitMode::Sync).is_ok();
+        let consumer = self.consumer.clone();
+        let committed = blocking_call(
+            "committing offsets",
+            Stage::Commit,
+            Some(COMMIT_RETRY),
+            move || {
+                // Once the assignment is lost, no retry can commit.
+                if consumer.assignment_lost() {
+                    return Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::AssignmentLost));
+                }
+                consumer.commit(&list, CommitMode::Sync)
+            },
+        )
+        .await;
+        let ok = match committed {
+            Ok(()) => true,
+            Err(CallError::Abortable(reason) | CallError::Fatal(reason)) => {
+                tracing::warn!(
+                    worker = self.shared.config.identity.name,
+                    %reason,
+                    "offsets not committed; the next owner of their partitions processes \
+                     the messages after the last committed offset again"
+                );
+                false
+            }
+        };
         self.shared.metrics.offsets_committed(ok);
         if ok {
             for (partition, offset) in offsets {
@@ -240,7 +283,10 @@ impl AckingCommitter {
                 continue;
             };
             let offsets = HashMap::from([(partition, offset)]);
-            if self.commit_counting(&offsets, &HashMap::from([(partition, starts)])) {
+            if self
+                .commit_counting(&offsets, &HashMap::from([(partition, starts)]))
+                .await
+            {
                 let _ = done.send(());
             }
         }
@@ -271,7 +317,9 @@ impl Committer for AckingCommitter {
         }
         let records = std::mem::take(&mut item.records);
         let records = within_limits(records, &item, &self.limits, |reason| {
-            dead_letter_instead(&self.shared, &item.input, reason)
+            self.shared
+                .dead_letters
+                .replacing_outputs(&self.shared.metrics, &item.input, reason)
         });
         self.acks
             .partitions
@@ -297,8 +345,10 @@ impl Committer for AckingCommitter {
             )
             .await
             {
-                if is_fatal(&error) || !is_permanent(&error) {
-                    return Err(RuntimeError::Fatal(format!("producing failed: {error}")));
+                // No transaction to abort and no producer to replace: the inputs are read
+                // again after the restart.
+                if classify(&error, Stage::Send) != Next::DeadLetter {
+                    return Err(RuntimeError::kafka("producing", error));
                 }
                 self.acks.failed(FailedDelivery {
                     pending: pending.clone(),
@@ -316,8 +366,11 @@ impl Committer for AckingCommitter {
         Ok(())
     }
 
-    fn due(&self) -> bool {
-        self.since_store >= self.shared.config.commit_max_messages || !self.checkpoints.is_empty()
+    fn pending(&self) -> Pending {
+        Pending {
+            messages: self.since_store,
+            checkpoints: self.checkpoints.len(),
+        }
     }
 
     async fn commit(&mut self) -> Result<(), RuntimeError> {
@@ -338,7 +391,7 @@ impl Committer for AckingCommitter {
             finals.extend(stored);
             let counted = self.counted_positions(Some(partitions), &finals);
             finals.extend(counted);
-            self.commit_sync(&finals);
+            self.commit_sync(&finals).await;
         }
         for partition in partitions {
             self.counted.remove(partition);
@@ -364,7 +417,7 @@ impl Committer for AckingCommitter {
         let mut finals = self.stored.clone();
         let counted = self.counted_positions(None, &finals);
         finals.extend(counted);
-        self.commit_sync(&finals);
+        self.commit_sync(&finals).await;
         Ok(())
     }
 }

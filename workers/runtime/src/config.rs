@@ -345,11 +345,7 @@ impl WorkerArgs {
         kafka.passthrough = self.kafka_config.clone();
         kafka.validate()?;
         for (key, _) in &kafka.passthrough {
-            let bare = key
-                .strip_prefix("consumer.")
-                .or_else(|| key.strip_prefix("producer."))
-                .unwrap_or(key);
-            if OWNED_PROPERTIES.contains(&bare) {
+            if crate::kafka::decides_guarantee(key) {
                 return Err(config_error(format!(
                     "--kafka-config {key} is managed by orderflow (it decides the delivery \
                      guarantee); use --guarantee, --group-id or --transactional-id instead"
@@ -444,8 +440,10 @@ impl WorkerArgs {
                 "--commit-max-messages must be at least 1".into(),
             ));
         }
+        // A transaction stays open for a commit interval: only exactly-once has one.
         if self.transaction_timeout_ms < 1_000
-            || self.transaction_timeout_ms <= self.commit_interval_ms
+            || (self.guarantee == Guarantee::ExactlyOnce
+                && self.transaction_timeout_ms <= self.commit_interval_ms)
         {
             return Err(config_error(format!(
                 "--transaction-timeout-ms {} must be at least 1000 and longer than the commit \
@@ -531,16 +529,6 @@ impl WorkerArgs {
     }
 }
 
-/// Properties that decide the delivery guarantee; the runtime sets them.
-const OWNED_PROPERTIES: &[&str] = &[
-    "group.id",
-    "enable.auto.commit",
-    "enable.auto.offset.store",
-    "isolation.level",
-    "transactional.id",
-    "enable.idempotence",
-];
-
 fn validate_topic(flag: &str, topic: &str) -> Result<(), RuntimeError> {
     let valid = !topic.is_empty()
         && topic.len() <= 249
@@ -594,6 +582,15 @@ mod tests {
         assert_eq!(config.guarantee, Guarantee::ExactlyOnce);
         assert_eq!(config.codec.output_format, WireFormat::SingleObject);
         assert_eq!(config.commit_interval, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn only_a_transaction_must_outlast_the_commit_interval() {
+        let long = ["--commit-interval-ms", "45000"];
+        let error = resolve(&long).unwrap_err();
+        assert!(error.contains("--transaction-timeout-ms 30000"), "{error}");
+        let config = resolve(&[long[0], long[1], "--guarantee", "at-least-once"]).unwrap();
+        assert_eq!(config.commit_interval, Duration::from_secs(45));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use crate::clock::now_millis;
-use crate::handler::Failure;
+use crate::handler::{Failure, FailureClass};
 use crate::message::{Disposition, InputMessage, OutputRecord, Prepared, RecordHeader};
+use crate::metrics::WorkerMetrics;
 use crate::topics::RecordLimits;
 
 /// Header names of a dead letter's provenance.
@@ -53,6 +54,32 @@ pub mod header {
         SCHEMA,
         FAILED_AT,
     ];
+
+    /// Added to a dead letter whose value was cut to fit its topic: the value's size
+    /// before (bytes).
+    pub const TRUNCATED_FROM: &str = "orderflow.dlq.truncated-from";
+
+    /// Header of a replayed record (`orderflow dlq replay`): the dead-letter topic it
+    /// was replayed from.
+    pub const REPLAY_DLQ_TOPIC: &str = "orderflow.replay.dlq-topic";
+    /// Header of a replayed record: its partition in the dead-letter topic.
+    pub const REPLAY_DLQ_PARTITION: &str = "orderflow.replay.dlq-partition";
+    /// Header of a replayed record: its offset in the dead-letter topic.
+    pub const REPLAY_DLQ_OFFSET: &str = "orderflow.replay.dlq-offset";
+    /// Header of a replayed record: when it was replayed (epoch milliseconds).
+    pub const REPLAY_AT: &str = "orderflow.replay.at";
+
+    /// Every dead-letter header starts with this, those added later included.
+    pub const DLQ_PREFIX: &str = "orderflow.dlq.";
+    /// Every replay header starts with this.
+    pub const REPLAY_PREFIX: &str = "orderflow.replay.";
+
+    /// Whether a header named `name` is dead-letter or replay provenance: it describes
+    /// one record's trip through a dead-letter topic and is not carried on to records
+    /// derived from it, nor stacked on a second trip.
+    pub fn is_provenance(name: &[u8]) -> bool {
+        name.starts_with(DLQ_PREFIX.as_bytes()) || name.starts_with(REPLAY_PREFIX.as_bytes())
+    }
 }
 
 /// Who writes dead letters, and where.
@@ -71,12 +98,13 @@ pub struct DeadLetters {
 impl DeadLetters {
     /// The dead letter of `message`: its key, value and headers, plus provenance.
     pub fn record(&self, message: &InputMessage, failure: &Failure, attempts: u32) -> OutputRecord {
-        // Earlier provenance (a message dead-lettered, replayed and failing again) is
+        // Earlier provenance (a message dead-lettered, replayed and failing again:
+        // its first dead letter's headers, the cut of its value, the replay's) is
         // replaced, not stacked.
         let mut headers: Vec<RecordHeader> = message
             .headers
             .iter()
-            .filter(|h| !header::ALL.iter().any(|name| h.is(name)))
+            .filter(|h| !header::is_provenance(&h.name))
             .cloned()
             .collect();
         let mut add = |key: &str, value: String| headers.push(RecordHeader::new(key, value));
@@ -103,6 +131,20 @@ impl DeadLetters {
             payload: message.payload.clone(),
             headers,
         }
+    }
+
+    /// The dead letter that goes instead of the outputs of `input` when the broker
+    /// refuses one of them for good (too large for its topic, for instance): class
+    /// poison, kind `output-rejected`, counted in `metrics`.
+    pub(crate) fn replacing_outputs(
+        &self,
+        metrics: &WorkerMetrics,
+        input: &InputMessage,
+        reason: String,
+    ) -> OutputRecord {
+        let failure = Failure::new(FailureClass::Poison, "output-rejected", reason);
+        metrics.dead_lettered(&input.topic, input.partition, input.offset, &failure);
+        self.record(input, &failure, 1)
     }
 }
 
@@ -148,7 +190,6 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::handler::FailureClass;
 
     fn input(payload: usize) -> Arc<InputMessage> {
         Arc::new(InputMessage {
@@ -166,7 +207,7 @@ mod tests {
                 RecordHeader::new("e", ""),
                 RecordHeader::new("x", "1"),
             ],
-            generation: 0,
+            rewind_epoch: 0,
             received_at: Instant::now(),
         })
     }
@@ -189,7 +230,7 @@ mod tests {
             topic: input.topic.clone(),
             partition: input.partition,
             offset: input.offset,
-            generation: 0,
+            rewind_epoch: 0,
             timestamp: input.timestamp,
             records,
             disposition,
@@ -262,5 +303,40 @@ mod tests {
         };
         let kept = within_limits(vec![small.clone()], &item, &limits, |_| unreachable!());
         assert_eq!(kept[0].payload, small.payload);
+    }
+
+    #[test]
+    fn a_second_trip_replaces_the_first_trips_provenance() {
+        let mut replayed = (*input(10)).clone();
+        for (name, value) in [
+            (header::ERROR_CLASS, "decode"),
+            (header::TRUNCATED_FROM, "2097152"),
+            ("orderflow.dlq.added-later", "1"),
+            (header::REPLAY_DLQ_TOPIC, "w.dlq"),
+            (header::REPLAY_AT, "1700000000000"),
+        ] {
+            replayed.headers.push(RecordHeader::new(name, value));
+        }
+        let failure = Failure::new(FailureClass::Poison, "panic", "again");
+        let letter = letters().record(&replayed, &failure, 1);
+        assert_eq!(
+            header(&letter, header::ERROR_CLASS),
+            Some(Some(&b"poison"[..]))
+        );
+        for gone in [
+            header::TRUNCATED_FROM,
+            "orderflow.dlq.added-later",
+            header::REPLAY_DLQ_TOPIC,
+            header::REPLAY_AT,
+        ] {
+            assert_eq!(header(&letter, gone), None, "{gone}");
+        }
+        let classes = letter
+            .headers
+            .iter()
+            .filter(|h| h.is(header::ERROR_CLASS))
+            .count();
+        assert_eq!(classes, 1);
+        assert_eq!(header(&letter, "x"), Some(Some(&b"1"[..])));
     }
 }

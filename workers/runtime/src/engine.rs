@@ -14,23 +14,25 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::FromClientConfigAndContext;
+use futures::FutureExt;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
 use tokio::sync::mpsc;
 
 use crate::acking::{AckingCommitter, Acks};
+use crate::clients;
 use crate::committer;
 use crate::config::{Guarantee, RuntimeConfig};
-use crate::consumer::{ConsumerCallbacks, poll_loop};
+use crate::consumer::ConsumerCallbacks;
 use crate::error::RuntimeError;
 use crate::handler::Handler;
-use crate::kafka::Role;
+use crate::lifecycle::Phase;
 use crate::metrics::{WorkerMetrics, WorkerStatus};
 use crate::partition;
-use crate::producer::{AckSink, ProducerCallbacks, WorkerProducer};
+use crate::poll_loop::poll_loop;
+use crate::producer::{AckSink, WorkerProducer};
 use crate::shared::{Shared, Spawner};
-use crate::topics::{self, RecordLimits};
+use crate::topics;
 use crate::transaction::{ProducerFactory, TransactionalCommitter, init_transactions};
 use crate::valve::Valve;
 
@@ -74,61 +76,76 @@ pub async fn run<H: Handler>(
         tokio::runtime::Handle::current(),
     ));
 
-    let consumer = create_consumer(&config, &shared)?;
-    let (existing, replication) = connect(&shared, &consumer).await?;
-    tracing::debug!(worker = name, "connected");
-    let outputs = [config.output_topic.as_str(), config.dlq_topic.as_str()];
-    let limits = topics::prepare(
-        &config.kafka,
-        &config.input_topic,
-        &outputs,
-        &existing,
-        config.create_topics,
-    )
-    .await?;
-    tracing::debug!(worker = name, "topics checked");
-    if config.guarantee == Guarantee::ExactlyOnce {
-        let single = topics::single_replica(
-            &replication,
-            &[
-                config.output_topic.as_str(),
-                config.dlq_topic.as_str(),
-                "__transaction_state",
-                "__consumer_offsets",
-            ],
-        );
-        if !single.is_empty() {
-            tracing::warn!(
-                worker = name,
-                topics = ?single,
-                "exactly-once cannot survive a restart of the broker of topics with one replica: \
-                 Kafka drops the transaction markers of partitions without a leader, so a commit \
-                 in progress can lose its outputs while its input offsets stand; use replication \
-                 factor 3 with min.insync.replicas 2 in production"
+    let consumer = clients::create_consumer(&config, &shared)?;
+    // Shutdown is watched from the start: a SIGTERM while the worker connects, checks its
+    // topics or initialises transactions stops it cleanly, as nothing is consumed before
+    // the subscription below (the signal's handler is installed before this runs).
+    let shutdown = shutdown.shared();
+    let starting = async {
+        let (existing, replication) = connect(&shared, &consumer).await?;
+        tracing::debug!(worker = name, "connected");
+        let outputs = [config.output_topic.as_str(), config.dlq_topic.as_str()];
+        let limits = topics::prepare(
+            &config.kafka,
+            &config.input_topic,
+            &outputs,
+            &existing,
+            config.create_topics,
+        )
+        .await?;
+        tracing::debug!(worker = name, "topics checked");
+        if config.guarantee == Guarantee::ExactlyOnce {
+            let single = topics::single_replica(
+                &replication,
+                &[
+                    config.output_topic.as_str(),
+                    config.dlq_topic.as_str(),
+                    "__transaction_state",
+                    "__consumer_offsets",
+                ],
             );
+            if !single.is_empty() {
+                tracing::warn!(
+                    worker = name,
+                    topics = ?single,
+                    "exactly-once cannot survive a restart of the broker of topics with one replica: \
+                     Kafka drops the transaction markers of partitions without a leader, so a commit \
+                     in progress can lose its outputs while its input offsets stand; use replication \
+                     factor 3 with min.insync.replicas 2 in production"
+                );
+            }
         }
-    }
-    let _ = shared.limits.set(limits.clone());
-    let acks = match config.guarantee {
-        Guarantee::AtLeastOnce => Some(Acks::new(shared.clone())),
-        Guarantee::ExactlyOnce => None,
+        let _ = shared.limits.set(limits.clone());
+        let acks = match config.guarantee {
+            Guarantee::AtLeastOnce => Some(Acks::new(shared.clone())),
+            Guarantee::ExactlyOnce => None,
+        };
+        // Creates the producer: once here, and again in process when the exactly-once
+        // producer was fenced (see `transaction`).
+        let factory: ProducerFactory = {
+            let (config, limits, shared) = (config.clone(), limits.clone(), shared.clone());
+            let sink = acks.clone().map(|a| a as Arc<dyn AckSink>);
+            Arc::new(move || {
+                let producer = clients::create_producer(&config, &limits)?;
+                producer.context().attach(shared.clone(), sink.clone());
+                Ok(producer)
+            })
+        };
+        let producer = factory()?;
+        if config.guarantee == Guarantee::ExactlyOnce {
+            init_transactions(&producer, config.transaction_timeout).await?;
+            tracing::debug!(worker = name, "transactions initialised");
+        }
+        Ok::<_, RuntimeError>((limits, acks, factory, producer))
     };
-    // Creates the producer: once here, and again in process when the exactly-once
-    // producer was fenced (see `transaction`).
-    let factory: ProducerFactory = {
-        let (config, limits, shared) = (config.clone(), limits.clone(), shared.clone());
-        let sink = acks.clone().map(|a| a as Arc<dyn AckSink>);
-        Arc::new(move || {
-            let producer = create_producer(&config, &limits)?;
-            producer.context().attach(shared.clone(), sink.clone());
-            Ok(producer)
-        })
+    let (limits, acks, factory, producer) = tokio::select! {
+        biased;
+        () = shutdown.clone() => {
+            tracing::info!(worker = name, "shutting down before the worker started");
+            return Ok(());
+        }
+        started = starting => started?,
     };
-    let producer = factory()?;
-    if config.guarantee == Guarantee::ExactlyOnce {
-        init_transactions(&producer, config.transaction_timeout).await?;
-        tracing::debug!(worker = name, "transactions initialised");
-    }
     // The producer in use, for the final release (the committer may replace it).
     let current = Arc::new(Mutex::new(producer.clone()));
     tokio::spawn(keep_producer_bootstrapped(
@@ -137,6 +154,7 @@ pub async fn run<H: Handler>(
     ));
     tokio::spawn(prepare_handler(handler.clone(), shared.clone()));
 
+    let policy = committer::CommitPolicy::of(&shared.config);
     let committer_task = match acks {
         Some(acks) => tokio::spawn(committer::run(
             AckingCommitter::new(
@@ -148,7 +166,8 @@ pub async fn run<H: Handler>(
             ),
             items_rx,
             control_rx,
-            shared.clone(),
+            policy,
+            shared.lifecycle.clone(),
         )),
         None => tokio::spawn(committer::run(
             TransactionalCommitter::new(
@@ -161,7 +180,8 @@ pub async fn run<H: Handler>(
             ),
             items_rx,
             control_rx,
-            shared.clone(),
+            policy,
+            shared.lifecycle.clone(),
         )),
     };
 
@@ -189,21 +209,24 @@ pub async fn run<H: Handler>(
                 let run = std::panic::AssertUnwindSafe(|| poll_loop(shared, consumer, deadline));
                 if std::panic::catch_unwind(run).is_err() {
                     // The worker must not sit there without a poll thread.
-                    failed.fail("the poll thread panicked (see the log above)");
+                    failed.fail(RuntimeError::Stopped(
+                        "the poll thread panicked (see the log above)".into(),
+                    ));
                 }
             })
-            .map_err(|e| RuntimeError::Fatal(format!("cannot start the poll thread: {e}")))?
+            .map_err(|source| RuntimeError::Thread {
+                thread: "the poll thread",
+                source,
+            })?
     };
 
     tokio::select! {
         _ = shutdown => tracing::info!(worker = name, "shutting down"),
-        reason = shared.failed() => tracing::error!(worker = name, %reason, "stopping after a fatal error"),
+        error = shared.failed() => tracing::error!(worker = name, %error, "stopping after a fatal error"),
     }
     let stop_by = Instant::now() + config.shutdown_timeout;
     *deadline.lock().expect("deadline") = Some(stop_by);
-    shared
-        .stopping
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    shared.lifecycle.advance(Phase::Stopping);
     status.set_stopping();
 
     let stopped = tokio::time::timeout_at(stop_by.into(), async {
@@ -214,151 +237,19 @@ pub async fn run<H: Handler>(
     let producer = current.lock().expect("current producer").clone();
     let released = release(producer, stop_by).await;
     match (shared.fatal(), stopped) {
-        (Some(reason), _) => Err(RuntimeError::Fatal(reason)),
-        (_, Err(_)) => Err(RuntimeError::Fatal(format!(
-            "shutdown did not finish within {} s; uncommitted work will be processed again",
-            config.shutdown_timeout.as_secs()
-        ))),
+        (Some(first), _) => Err(RuntimeError::Failed(first)),
+        (_, Err(_)) => Err(RuntimeError::ShutdownTimeout(config.shutdown_timeout)),
         (_, Ok(Ok(Err(error)))) => Err(error),
-        (_, Ok(Err(error))) => Err(RuntimeError::Fatal(format!(
-            "the committer failed: {error}"
-        ))),
-        _ if !released => Err(RuntimeError::Fatal(
-            "the producer did not close within the shutdown deadline".into(),
-        )),
+        (_, Ok(Err(source))) => Err(RuntimeError::Task {
+            task: "the committer",
+            source,
+        }),
+        _ if !released => Err(RuntimeError::ProducerNotClosed),
         _ => {
             tracing::info!(worker = name, "stopped cleanly");
             Ok(())
         }
     }
-}
-
-fn create_consumer(
-    config: &RuntimeConfig,
-    shared: &Arc<Shared>,
-) -> Result<Arc<BaseConsumer<ConsumerCallbacks>>, RuntimeError> {
-    let properties = consumer_properties(config);
-    let borrowed: Vec<(&str, &str)> = properties
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let client_config = config.kafka.config_for(Role::Consumer, &borrowed);
-    let consumer = BaseConsumer::from_config_and_context(
-        &client_config,
-        ConsumerCallbacks::new(config.identity.name),
-    )
-    .map_err(|e| RuntimeError::Config(format!("the Kafka consumer rejected its settings: {e}")))?;
-    consumer.context().attach(shared.clone());
-    Ok(Arc::new(consumer))
-}
-
-fn create_producer(
-    config: &RuntimeConfig,
-    limits: &RecordLimits,
-) -> Result<Arc<WorkerProducer>, RuntimeError> {
-    let mut properties = producer_properties(config);
-    // A batch larger than its topic's max.message.bytes would be refused as a whole:
-    // keep batches within the smallest output limit.
-    let smallest = limits
-        .of(&config.output_topic)
-        .min(limits.of(&config.dlq_topic));
-    properties.push((
-        "batch.size".into(),
-        smallest.clamp(1, 1_000_000).to_string(),
-    ));
-    let borrowed: Vec<(&str, &str)> = properties
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let client_config = config.kafka.config_for(Role::Producer, &borrowed);
-    let producer = WorkerProducer::from_config_and_context(
-        &client_config,
-        ProducerCallbacks::new(
-            config.identity.name,
-            config.guarantee == Guarantee::ExactlyOnce,
-        ),
-    )
-    .map_err(|e| RuntimeError::Config(format!("the Kafka producer rejected its settings: {e}")))?;
-    Ok(Arc::new(producer))
-}
-
-/// The consumer's properties for the guarantee; the user's passthrough still wins
-/// except for the properties the guarantee depends on (refused at validation).
-pub fn consumer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
-    let at_least_once = config.guarantee == Guarantee::AtLeastOnce;
-    let mut properties = vec![
-        ("group.id", config.group_id.clone()),
-        ("client.id", format!("{}-consumer", config.identity.name)),
-        (
-            "partition.assignment.strategy",
-            "cooperative-sticky".to_owned(),
-        ),
-        ("isolation.level", "read_committed".to_owned()),
-        ("auto.offset.reset", "earliest".to_owned()),
-        ("enable.partition.eof", "false".to_owned()),
-        ("enable.auto.commit", at_least_once.to_string()),
-        ("enable.auto.offset.store", "false".to_owned()),
-        ("statistics.interval.ms", "5000".to_owned()),
-        // The whole prefetch queue, not per partition: memory stays bounded at any lag.
-        ("queued.max.messages.kbytes", "2048".to_owned()),
-        // When that queue is full, look again soon rather than after a second.
-        ("fetch.queue.backoff.ms", "20".to_owned()),
-    ];
-    if at_least_once {
-        properties.push((
-            "auto.commit.interval.ms",
-            config.commit_interval.as_millis().to_string(),
-        ));
-    }
-    properties
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
-}
-
-/// The producer's properties for the guarantee.
-pub fn producer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
-    let mut properties = vec![
-        ("client.id", format!("{}-producer", config.identity.name)),
-        ("enable.idempotence", "true".to_owned()),
-        ("acks", "all".to_owned()),
-        ("linger.ms", "5".to_owned()),
-        ("compression.type", "lz4".to_owned()),
-        // Bounded producer queue: when it is full, the committer waits (backpressure).
-        ("queue.buffering.max.messages", "100000".to_owned()),
-        ("queue.buffering.max.kbytes", "16384".to_owned()),
-    ];
-    match config.guarantee {
-        Guarantee::ExactlyOnce => {
-            let id = config
-                .transactional_id
-                .clone()
-                .unwrap_or_else(|| generated_transactional_id(config));
-            let timeout = config.transaction_timeout.as_millis().to_string();
-            properties.push(("transactional.id", id));
-            properties.push(("transaction.timeout.ms", timeout.clone()));
-            // A record must not outlive its transaction.
-            properties.push(("message.timeout.ms", timeout));
-        }
-        Guarantee::AtLeastOnce => properties.push(("message.timeout.ms", "120000".to_owned())),
-    }
-    properties
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
-}
-
-/// A transactional id unique to this process: safe (no two live instances share it),
-/// but a restart cannot fence its predecessor's open transaction, which then lingers
-/// until `transaction.timeout.ms`. `--transactional-id` gives the stable alternative.
-fn generated_transactional_id(config: &RuntimeConfig) -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
-    format!(
-        "{}-{}-{}",
-        config.group_id,
-        host,
-        uuid::Uuid::new_v4().simple()
-    )
 }
 
 /// Waits until the cluster answers, so that wrong credentials or TLS settings stop the
@@ -384,9 +275,12 @@ async fn connect(
             result
         })
         .await
-        .map_err(|e| RuntimeError::Fatal(e.to_string()))?;
-        if let Some(reason) = shared.fatal() {
-            return Err(RuntimeError::Fatal(reason));
+        .map_err(|source| RuntimeError::Task {
+            task: "the metadata request",
+            source,
+        })?;
+        if let Some(first) = shared.fatal() {
+            return Err(RuntimeError::Failed(first));
         }
         match result {
             Ok((existing, _))
@@ -396,17 +290,15 @@ async fn connect(
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Ok(existing) => {
-                shared
-                    .connected
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                shared.lifecycle.advance(Phase::Running);
                 return Ok(existing);
             }
-            Err(error) if started.elapsed() >= CONNECT_TIMEOUT => {
-                return Err(RuntimeError::Fatal(format!(
-                    "cannot reach Kafka at {} within {} s: {error}",
-                    shared.config.kafka.bootstrap_servers,
-                    CONNECT_TIMEOUT.as_secs()
-                )));
+            Err(source) if started.elapsed() >= CONNECT_TIMEOUT => {
+                return Err(RuntimeError::Unreachable {
+                    servers: shared.config.kafka.bootstrap_servers.clone(),
+                    within: CONNECT_TIMEOUT,
+                    source,
+                });
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
@@ -441,10 +333,7 @@ async fn prepare_handler<H: Handler>(handler: Arc<H>, shared: Arc<Shared>) {
                 attempt += 1;
             }
             Err(failure) => {
-                shared.fail(format!(
-                    "cannot prepare the output schema: {}",
-                    failure.message
-                ));
+                shared.fail(RuntimeError::Schema(failure.message));
                 return;
             }
         }
@@ -464,7 +353,7 @@ async fn keep_producer_bootstrapped(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) || shared.fatal().is_some() {
+        if shared.lifecycle.reached(Phase::Stopping) || shared.fatal().is_some() {
             break;
         }
         let Some(slot) = current.upgrade() else { break };

@@ -195,11 +195,7 @@ impl<P: Processor> Handler for AvroHandler<P> {
         let mut headers: Vec<RecordHeader> = message
             .headers
             .iter()
-            .filter(|h| {
-                !h.is(TRACEPARENT)
-                    && !h.name.starts_with(b"orderflow.dlq.")
-                    && !h.name.starts_with(b"orderflow.replay.")
-            })
+            .filter(|h| !h.is(TRACEPARENT) && !crate::dead_letter::header::is_provenance(&h.name))
             .cloned()
             .collect();
         headers.push(RecordHeader::new(

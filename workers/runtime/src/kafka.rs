@@ -23,6 +23,17 @@ pub enum Role {
     Other,
 }
 
+/// Properties that decide the delivery guarantee: the runtime sets them (see `clients`),
+/// and a passthrough of any of them is refused at start.
+pub const GUARANTEE_PROPERTIES: &[&str] = &[
+    "group.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "isolation.level",
+    "transactional.id",
+    "enable.idempotence",
+];
+
 /// Property names whose values are secrets: never logged, never echoed in errors.
 const SECRET_MARKERS: &[&str] = &["password", "secret", "sasl.oauthbearer.config", "key.pem"];
 
@@ -130,11 +141,7 @@ impl KafkaSettings {
         validate_bootstrap_servers(&self.bootstrap_servers)?;
         for (key, value) in &self.passthrough {
             let mut probe = ClientConfig::new();
-            let bare = key
-                .strip_prefix("consumer.")
-                .or_else(|| key.strip_prefix("producer."))
-                .unwrap_or(key);
-            probe.set(bare, value);
+            probe.set(split_role(key).1, value);
             if let Err(error) = probe.create_native_config() {
                 let shown = if is_secret(key) {
                     "<redacted>"
@@ -155,17 +162,30 @@ impl KafkaSettings {
     }
 }
 
+/// The client a passthrough key names by its prefix (`consumer.`, `producer.`), if
+/// any, and the property name without it.
+pub fn split_role(key: &str) -> (Option<Role>, &str) {
+    if let Some(bare) = key.strip_prefix("consumer.") {
+        (Some(Role::Consumer), bare)
+    } else if let Some(bare) = key.strip_prefix("producer.") {
+        (Some(Role::Producer), bare)
+    } else {
+        (None, key)
+    }
+}
+
 /// The property name a passthrough key sets for a client of `role`, if any.
 fn key_for(role: Role, key: &str) -> Option<&str> {
-    match (
-        role,
-        key.strip_prefix("consumer."),
-        key.strip_prefix("producer."),
-    ) {
-        (Role::Consumer, Some(bare), _) | (Role::Producer, _, Some(bare)) => Some(bare),
-        (_, Some(_), _) | (_, _, Some(_)) => None,
-        _ => Some(key),
+    match split_role(key) {
+        (Some(named), bare) if named == role => Some(bare),
+        (Some(_), _) => None,
+        (None, bare) => Some(bare),
     }
+}
+
+/// Whether a passthrough key sets a property the delivery guarantee depends on.
+pub fn decides_guarantee(key: &str) -> bool {
+    GUARANTEE_PROPERTIES.contains(&split_role(key).1)
 }
 
 /// Whether a property's value must never be shown.

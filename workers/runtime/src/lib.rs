@@ -5,21 +5,34 @@
 //!
 //! - [`processor`]: the contract a worker implements and what the runtime guarantees.
 //! - [`handler`]: decode, process, encode one message (and the passthrough ceiling).
-//! - [`engine`]: start, run and stop a worker; client properties per guarantee.
-//! - `consumer`: the poll thread, backpressure, rebalance callbacks, the rewind.
+//! - [`engine`]: start, run and stop a worker; `clients`: the consumer and producer
+//!   and their librdkafka properties per guarantee.
+//! - `poll_loop`: the poll thread and backpressure; `rebalance`: the assignment,
+//!   assign and revoke; `rewind`: the exactly-once rewind and its epoch; `consumer`:
+//!   the consumer's lag statistics and client-error report.
+//! - [`kafka_errors`]: every Kafka error sorted by what the caller does next (retry,
+//!   abort the transaction, dead-letter, replace the producer, stop, ignore);
+//!   [`error`]: what stops a worker, typed, with the error that caused it.
+//! - `lifecycle`: the worker's phases (connecting to stopped) and its failure;
+//!   `shared`: the state the poll thread, the tasks and the committer share (the
+//!   rewind's and the assignment's parts in `rewind::state` and `rebalance::slot`).
 //! - `partition`: one task per partition, retries, dead letters, the safety valve;
 //!   `crash_loop`: records that kill the process, set aside across restarts.
-//! - `committer`, `transaction`, `acking`: exactly-once transactions and
-//!   at-least-once offset tracking ([`offsets`]).
+//! - `committer`: the commit policy and the loop that applies it; `transaction`,
+//!   `acking`: exactly-once transactions and at-least-once offset tracking
+//!   ([`offsets`], with the partition lists to commit).
 //! - `producer`: sending records and reading delivery reports.
-//! - [`dead_letter`]: the dead-letter record and its provenance headers.
+//! - [`dead_letter`]: the dead-letter record, its provenance headers, and the letter
+//!   that replaces an output the broker refuses.
 //! - [`config`], [`kafka`]: flags, validation, and the one place settings become
-//!   librdkafka properties; [`security`]: security settings that cannot work.
+//!   librdkafka properties (`clients` adds the worker's own); [`security`]: security
+//!   settings that cannot work.
 //! - [`metrics`], [`http`], [`telemetry`]: Prometheus, health endpoints, logs, trace
 //!   context.
 //! - [`worker`]: a worker binary's whole `main`.
 
 mod acking;
+mod clients;
 pub mod clock;
 mod committer;
 pub mod config;
@@ -31,13 +44,18 @@ pub mod error;
 pub mod handler;
 pub mod http;
 pub mod kafka;
+pub mod kafka_errors;
+mod lifecycle;
 pub mod message;
 pub mod metrics;
 pub mod offsets;
 mod partition;
+mod poll_loop;
 pub mod processor;
 mod producer;
+mod rebalance;
 mod retry;
+mod rewind;
 pub mod security;
 mod shared;
 pub mod telemetry;

@@ -9,7 +9,7 @@ pub use orderflow_kafka_bytes::headers::RecordHeader;
 use rdkafka::Message;
 use rdkafka::message::{BorrowedMessage, OwnedHeaders};
 
-/// A consumed message, owned, with the rewind generation it was read in.
+/// A consumed message, owned, with the rewind epoch it was read in.
 #[derive(Debug, Clone)]
 pub struct InputMessage {
     /// Topic.
@@ -26,15 +26,15 @@ pub struct InputMessage {
     pub payload: Option<Vec<u8>>,
     /// Headers, in record order: names of any bytes, null values kept null.
     pub headers: Vec<RecordHeader>,
-    /// Bumped by every exactly-once rewind: messages of an older generation are stale.
-    pub generation: u64,
+    /// Bumped by every exactly-once rewind: messages of an older rewind epoch are stale.
+    pub rewind_epoch: u64,
     /// When the poll loop received it.
     pub received_at: Instant,
 }
 
 impl InputMessage {
     /// Copies a message out of the consumer's buffer.
-    pub fn from_kafka(message: &BorrowedMessage<'_>, topic: Arc<str>, generation: u64) -> Self {
+    pub fn from_kafka(message: &BorrowedMessage<'_>, topic: Arc<str>, rewind_epoch: u64) -> Self {
         let headers = orderflow_kafka_bytes::headers::read(message);
         InputMessage {
             topic,
@@ -44,7 +44,7 @@ impl InputMessage {
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().map(<[u8]>::to_vec),
             headers,
-            generation,
+            rewind_epoch,
             received_at: Instant::now(),
         }
     }
@@ -52,7 +52,7 @@ impl InputMessage {
     /// The stand-in for a position advance (see [`Work::Advance`]): no key, value or
     /// headers, at the offset just before the new position, so that committing it
     /// commits that position.
-    pub(crate) fn advance(topic: Arc<str>, partition: i32, to: i64, generation: u64) -> Self {
+    pub(crate) fn advance(topic: Arc<str>, partition: i32, to: i64, rewind_epoch: u64) -> Self {
         InputMessage {
             topic,
             partition,
@@ -61,7 +61,7 @@ impl InputMessage {
             key: None,
             payload: None,
             headers: Vec::new(),
-            generation,
+            rewind_epoch,
             received_at: Instant::now(),
         }
     }
@@ -106,10 +106,10 @@ pub(crate) enum Work {
     Message(Arc<InputMessage>),
     /// The consumer's position moved to `to` past records no `read_committed` reader
     /// is given (transaction markers, records of aborted transactions), read at
-    /// rewind `generation`. Committed like a message without outputs, it brings the
+    /// rewind epoch `rewind_epoch`. Committed like a message without outputs, it brings the
     /// group's offset to the partition's end, as `kafka-consumer-groups`, Burrow and
     /// KEDA's lag scaler expect of a consumer that has read everything.
-    Advance { to: i64, generation: u64 },
+    Advance { to: i64, rewind_epoch: u64 },
 }
 
 /// How handling a message ended.
@@ -135,8 +135,8 @@ pub struct Prepared {
     pub partition: i32,
     /// The input's offset.
     pub offset: i64,
-    /// The input's generation.
-    pub generation: u64,
+    /// The input's rewind epoch.
+    pub rewind_epoch: u64,
     /// The input's Kafka timestamp, for end-to-end latency.
     pub timestamp: Option<i64>,
     /// What to produce: the outputs, or one dead letter.

@@ -45,7 +45,7 @@ pub const ASSIGNED: &str = "orderflow_assigned_partitions";
 pub const BACKPRESSURE: &str = "orderflow_backpressure_pauses_total";
 /// Produce failures reported by the client, by `class` (retriable, permanent).
 pub const DELIVERY_ERRORS: &str = "orderflow_delivery_errors_total";
-/// Messages the client delivered again within one generation, ignored.
+/// Messages the client delivered again within one rewind epoch, ignored.
 pub const REDELIVERIES: &str = "orderflow_redeliveries_ignored_total";
 /// Rewinds to the last committed offsets after an aborted transaction.
 pub const REWINDS: &str = "orderflow_rewinds_total";
@@ -149,7 +149,7 @@ fn describe() {
     );
     describe_counter!(
         REDELIVERIES,
-        "Messages the client delivered again within one generation, ignored."
+        "Messages the client delivered again within one rewind epoch, ignored."
     );
 }
 

@@ -1,8 +1,13 @@
 //! At-least-once offset tracking: a partition's committable offset advances only over
 //! messages whose every output is acknowledged, and never past an earlier message that
-//! is still in flight (a contiguous watermark).
+//! is still in flight (a contiguous watermark). Also the partition lists the clients
+//! take: offsets to commit or store, with a crash-loop count where one is kept.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::crash_loop;
 
 /// In-flight messages of one partition, in offset order.
 #[derive(Debug, Default)]
@@ -43,6 +48,37 @@ impl PartitionOffsets {
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }
+}
+
+/// Builds a partition list of `topic` from `offsets` (partition to next offset).
+pub(crate) fn offsets_list(topic: &str, offsets: &HashMap<i32, i64>) -> TopicPartitionList {
+    offsets_list_counting(topic, offsets, &HashMap::new())
+}
+
+/// [`offsets_list`], recording a crash-loop count of starts with the offsets of the
+/// partitions in `starts` (see `crash_loop`).
+pub(crate) fn offsets_list_counting(
+    topic: &str,
+    offsets: &HashMap<i32, i64>,
+    starts: &HashMap<i32, u32>,
+) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for (partition, offset) in offsets {
+        let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+        if let Some(count) = starts.get(partition)
+            && let Some(mut element) = list.find_partition(topic, *partition)
+        {
+            element.set_metadata(crash_loop::metadata(*count));
+        }
+    }
+    list
+}
+
+/// A partition list of one partition of `topic`.
+pub(crate) fn single(topic: &str, partition: i32) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(topic, partition);
+    list
 }
 
 #[cfg(test)]

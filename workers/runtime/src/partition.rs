@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RetriesExhausted;
 use crate::crash_loop::{Careful, Restart};
+use crate::error::RuntimeError;
 use crate::handler::{Failure, FailureClass, Handler};
-use crate::message::{Checkpoint, Disposition, InputMessage, OutputRecord, Prepared, Work};
+use crate::message::{Checkpoint, Disposition, InputMessage, Prepared, Work};
 use crate::shared::Shared;
 use crate::valve::Valve;
 
@@ -35,19 +36,19 @@ pub(crate) async fn run<H: Handler>(
     while let Some(work) = queue.recv().await {
         let message = match work {
             Work::Message(message) => message,
-            Work::Advance { to, generation } => {
-                if generation != shared.generation() {
+            Work::Advance { to, rewind_epoch } => {
+                if rewind_epoch != shared.rewind_epoch() {
                     continue;
                 }
                 let stand_in =
-                    InputMessage::advance(shared.input_topic.clone(), partition, to, generation);
+                    InputMessage::advance(shared.input_topic.clone(), partition, to, rewind_epoch);
                 if committer.send(position(stand_in, None)).await.is_err() {
                     return;
                 }
                 continue;
             }
         };
-        if message.generation != shared.generation() {
+        if message.rewind_epoch != shared.rewind_epoch() {
             // Read before an exactly-once rewind: it will be read again.
             continue;
         }
@@ -62,7 +63,7 @@ pub(crate) async fn run<H: Handler>(
                     shared.input_topic.clone(),
                     partition,
                     message.offset,
-                    message.generation,
+                    message.rewind_epoch,
                 );
                 let (done, written) = oneshot::channel();
                 let checkpoint = Checkpoint {
@@ -125,8 +126,8 @@ pub(crate) async fn run<H: Handler>(
             }
             Outcome::Abandoned => return,
             Outcome::Stale => continue,
-            Outcome::Fatal(reason) => {
-                shared.fail(reason);
+            Outcome::Fatal(error) => {
+                shared.fail(error);
                 return;
             }
         };
@@ -136,7 +137,7 @@ pub(crate) async fn run<H: Handler>(
             .expect("valve")
             .record(disposition == Disposition::DeadLettered);
         if let Some(reason) = verdict {
-            shared.fail(reason);
+            shared.fail(RuntimeError::SafetyValve(reason));
             return;
         }
         // After an unclean start, commit after 1, 2, 4, ... messages: a record that
@@ -157,7 +158,7 @@ pub(crate) async fn run<H: Handler>(
             topic: message.topic.clone(),
             partition,
             offset: message.offset,
-            generation: message.generation,
+            rewind_epoch: message.rewind_epoch,
             timestamp: message.timestamp,
             records,
             disposition,
@@ -183,7 +184,7 @@ fn position(stand_in: InputMessage, checkpoint: Option<Checkpoint>) -> Prepared 
         topic: stand_in.topic.clone(),
         partition: stand_in.partition,
         offset: stand_in.offset,
-        generation: stand_in.generation,
+        rewind_epoch: stand_in.rewind_epoch,
         timestamp: None,
         records: Vec::new(),
         disposition: Disposition::Advanced,
@@ -199,7 +200,7 @@ enum Outcome {
     Abandoned,
     /// An exactly-once rewind happened during a retry: it will be read again.
     Stale,
-    Fatal(String),
+    Fatal(RuntimeError),
 }
 
 async fn handle_with_retries<H: Handler>(
@@ -231,10 +232,12 @@ async fn handle_with_retries<H: Handler>(
             Err(failure) if attempt >= policy.max_attempts => {
                 return match policy.exhausted {
                     RetriesExhausted::DeadLetter => Outcome::DeadLetter(failure, attempt),
-                    RetriesExhausted::Fail => Outcome::Fatal(format!(
-                        "partition {} offset {}: still failing after {attempt} attempts: {}",
-                        message.partition, message.offset, failure.message
-                    )),
+                    RetriesExhausted::Fail => Outcome::Fatal(RuntimeError::RetriesExhausted {
+                        partition: message.partition,
+                        offset: message.offset,
+                        attempts: attempt,
+                        reason: failure.message,
+                    }),
                 };
             }
             Err(failure) => {
@@ -250,7 +253,7 @@ async fn handle_with_retries<H: Handler>(
                     _ = tokio::time::sleep(delay) => {}
                     _ = cancel.cancelled() => return Outcome::Abandoned,
                 }
-                if message.generation != shared.generation() {
+                if message.rewind_epoch != shared.rewind_epoch() {
                     return Outcome::Stale;
                 }
                 attempt += 1;
@@ -266,18 +269,4 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned())
-}
-
-/// The dead letter that replaces `records` of `input` when the broker refuses one of
-/// them for good (too large for the topic, for instance).
-pub(crate) fn dead_letter_instead(
-    shared: &Shared,
-    input: &InputMessage,
-    reason: String,
-) -> OutputRecord {
-    let failure = Failure::new(FailureClass::Poison, "output-rejected", reason);
-    shared
-        .metrics
-        .dead_lettered(&input.topic, input.partition, input.offset, &failure);
-    shared.dead_letters.record(input, &failure, 1)
 }

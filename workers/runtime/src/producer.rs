@@ -13,10 +13,13 @@ use std::time::Duration;
 
 use rdkafka::Message;
 use rdkafka::client::ClientContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 
+use crate::error::RuntimeError;
+use crate::kafka_errors::{Next, Stage, classify};
+use crate::lifecycle::Phase;
 use crate::message::{InputMessage, OutputRecord, RecordHeader};
 use crate::shared::Shared;
 
@@ -113,7 +116,7 @@ impl ProducerCallbacks {
 
 impl ClientContext for ProducerCallbacks {
     fn error(&self, error: KafkaError, reason: &str) {
-        if self.transactional && error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+        if self.transactional && classify(&error, Stage::Client) == Next::ReplaceProducer {
             // The committer sees it on its next transaction call (or tick) and either
             // replaces a fenced producer or stops the worker.
             tracing::warn!(
@@ -142,17 +145,19 @@ impl ProducerContext for ProducerCallbacks {
             let oversized = shared
                 .as_ref()
                 .is_some_and(|s| size > s.record_limit(message.topic()));
-            (error, message, is_permanent(error) && oversized)
+            let refused = classify(error, Stage::Delivery) == Next::DeadLetter && oversized;
+            (error, message, refused)
         });
         if let Some(shared) = &shared {
             match &failure {
                 Some((error, _, refused)) => {
                     shared.metrics.delivery_failed(*refused, &error.to_string());
-                    if is_fatal(error) && !self.transactional {
-                        shared.fail(format!("producing failed: {error}"));
+                    let next = classify(error, Stage::Delivery);
+                    if matches!(next, Next::Stop | Next::ReplaceProducer) && !self.transactional {
+                        shared.fail(RuntimeError::kafka("producing", (*error).clone()));
                     }
                 }
-                None => shared.connected.store(true, Ordering::SeqCst),
+                None => shared.lifecycle.advance(Phase::Running),
             }
         }
         match *tag {
@@ -209,38 +214,9 @@ impl ProducerContext for ProducerCallbacks {
     }
 }
 
-/// Errors no retry can fix for this record: it must be dead-lettered instead.
-pub(crate) fn is_permanent(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::InvalidRecord
-                | RDKafkaErrorCode::InvalidMessage
-                | RDKafkaErrorCode::InvalidTimestamp
-                | RDKafkaErrorCode::PolicyViolation
-        )
-    )
-}
-
-/// Errors that stop the worker.
-pub(crate) fn is_fatal(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
-                | RDKafkaErrorCode::ProducerFenced
-                | RDKafkaErrorCode::InvalidProducerEpoch
-                | RDKafkaErrorCode::Fenced
-                | RDKafkaErrorCode::Fatal
-        )
-    )
-}
-
-/// Enqueues `record`, waiting while the client's queue is full (backpressure).
-/// Returns the tag back with any other error.
+/// Enqueues `record`, waiting while the client's queue is full (backpressure: the one
+/// error of `send` that [`classify`] says to retry). Returns the tag back with any
+/// other error.
 pub(crate) async fn send(
     producer: &WorkerProducer,
     record: &OutputRecord,
@@ -257,7 +233,7 @@ pub(crate) async fn send(
         }
         match producer.send(base) {
             Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+            Err((error, returned)) if classify(&error, Stage::Send) == Next::Retry => {
                 tag = returned.delivery_opaque;
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }

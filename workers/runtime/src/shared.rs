@@ -1,43 +1,25 @@
 //! State shared by the poll thread, the partition tasks, the committer and the Kafka
-//! client callbacks of one worker.
+//! client callbacks of one worker: the worker's fixed services (configuration, metrics,
+//! dead letters, record limits), the assignment (`rebalance`), the rewind protocol
+//! (`rewind`), the lifecycle (`lifecycle`) and the poison marks.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RuntimeConfig;
 use crate::crash_loop::Restart;
 use crate::dead_letter::DeadLetters;
+use crate::error::RuntimeError;
+use crate::lifecycle::Lifecycle;
 use crate::message::Work;
 use crate::metrics::WorkerMetrics;
+use crate::rebalance::slot::Slot;
+use crate::rewind::state::Rewinds;
 use crate::topics::RecordLimits;
-
-/// One assigned partition, as the poll thread sees it.
-#[derive(Debug)]
-pub(crate) struct Slot {
-    /// Queue into the partition's task.
-    pub tx: mpsc::Sender<Work>,
-    /// A message taken from the consumer while the queue was full; the partition is
-    /// paused until it is delivered.
-    pub stash: Option<Work>,
-    /// Whether the partition is paused.
-    pub paused: bool,
-    /// First offset dispatched in this assignment: where a rewind starts when the group
-    /// has no committed offset yet.
-    pub first_offset: Option<i64>,
-    /// The lowest offset the next dispatched message may have: offsets only move
-    /// forward between two rewinds, so a message the client delivers again (as it can
-    /// around a rebalance) is not processed twice.
-    pub next_offset: Option<i64>,
-    /// Stops the task's retries on revoke and shutdown.
-    pub cancel: CancellationToken,
-    /// The partition's task.
-    pub task: JoinHandle<()>,
-}
 
 /// Starts the task of a newly assigned partition.
 pub(crate) type Spawner = Box<
@@ -69,17 +51,16 @@ pub(crate) enum Control {
     },
 }
 
-/// A rewind asked of the poll thread: its number, and where to answer.
-pub(crate) type RewindRequest = (u64, std::sync::mpsc::Sender<Result<(), String>>);
-
 /// State of one running worker.
 pub(crate) struct Shared {
     pub config: RuntimeConfig,
     pub input_topic: Arc<str>,
     pub metrics: WorkerMetrics,
     pub dead_letters: DeadLetters,
-    /// Bumped by every exactly-once rewind; messages carry the value they were read in.
-    pub generation: AtomicU64,
+    /// The exactly-once rewind protocol.
+    pub rewinds: Rewinds,
+    /// The worker's phase and failure.
+    pub lifecycle: Arc<Lifecycle>,
     /// Assigned partitions.
     assignment: Mutex<HashMap<i32, Slot>>,
     /// Starts partition tasks.
@@ -89,30 +70,13 @@ pub(crate) struct Shared {
     /// Inputs whose outputs the broker refused for good (partition, offset, reason):
     /// on replay they are dead-lettered instead of processed again.
     poisoned: Mutex<HashMap<(i32, i64), String>>,
-    fatal: Mutex<Option<String>>,
-    fatal_notify: Notify,
-    /// The poll loop must stop dispatching.
-    pub stopping: AtomicBool,
-    /// The committer has made its final commit; rebalance callbacks must not wait for it.
-    pub committer_done: AtomicBool,
-    /// The client connected to a broker at least once.
-    pub connected: AtomicBool,
     /// The tokio runtime the tasks run on.
     pub runtime: tokio::runtime::Handle,
     /// The largest record each output topic accepts, known once topics are checked.
     pub limits: std::sync::OnceLock<RecordLimits>,
-    /// Rewinds asked of the poll thread, each answered on its channel.
-    pub rewinds: Mutex<Vec<RewindRequest>>,
-    /// Numbers rewind requests.
-    pub rewind_ids: AtomicU64,
-    /// The poll thread is inside a rebalance callback, waiting for the committer.
-    pub in_rebalance: AtomicBool,
-    /// The poll thread left its loop (it serves no more rewind requests).
-    pub poll_loop_done: AtomicBool,
 }
 
 impl Shared {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: RuntimeConfig,
         metrics: WorkerMetrics,
@@ -126,27 +90,20 @@ impl Shared {
             worker: config.identity.name,
             version: config.identity.version,
         };
+        let lifecycle = Arc::new(Lifecycle::new(config.identity.name));
         Shared {
             input_topic: config.input_topic.as_str().into(),
             config,
             metrics,
             dead_letters,
-            generation: AtomicU64::new(0),
+            rewinds: Rewinds::default(),
+            lifecycle,
             assignment: Mutex::new(HashMap::new()),
             spawner,
             control,
             poisoned: Mutex::new(HashMap::new()),
-            fatal: Mutex::new(None),
-            fatal_notify: Notify::new(),
-            stopping: AtomicBool::new(false),
-            committer_done: AtomicBool::new(false),
-            connected: AtomicBool::new(false),
             runtime,
             limits: std::sync::OnceLock::new(),
-            rewinds: Mutex::new(Vec::new()),
-            rewind_ids: AtomicU64::new(0),
-            in_rebalance: AtomicBool::new(false),
-            poll_loop_done: AtomicBool::new(false),
         }
     }
 
@@ -162,38 +119,24 @@ impl Shared {
         self.assignment.lock().expect("assignment lock")
     }
 
-    /// The current rewind generation.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
+    /// The current rewind epoch (see `rewind`).
+    pub fn rewind_epoch(&self) -> u64 {
+        self.rewinds.epoch()
     }
 
-    /// Stops the worker with `reason` (the first reason wins).
-    pub fn fail(&self, reason: impl Into<String>) {
-        let mut fatal = self.fatal.lock().expect("fatal lock");
-        if fatal.is_none() {
-            let reason = reason.into();
-            tracing::error!(worker = self.config.identity.name, reason = %reason, "fatal error; stopping");
-            *fatal = Some(reason);
-        }
-        drop(fatal);
-        self.fatal_notify.notify_waiters();
-        self.fatal_notify.notify_one();
+    /// Stops the worker with `error` (the first error wins).
+    pub fn fail(&self, error: RuntimeError) {
+        self.lifecycle.fail(error);
     }
 
     /// Why the worker must stop, if it must.
-    pub fn fatal(&self) -> Option<String> {
-        self.fatal.lock().expect("fatal lock").clone()
+    pub fn fatal(&self) -> Option<Arc<RuntimeError>> {
+        self.lifecycle.fatal()
     }
 
-    /// Resolves when [`Self::fail`] is called.
-    pub async fn failed(&self) -> String {
-        loop {
-            let notified = self.fatal_notify.notified();
-            if let Some(reason) = self.fatal() {
-                return reason;
-            }
-            notified.await;
-        }
+    /// Resolves when [`Self::fail`] is called, with the first error.
+    pub async fn failed(&self) -> Arc<RuntimeError> {
+        self.lifecycle.failed().await
     }
 
     /// Marks an input whose output the broker refuses for good.

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::Metadata;
 
 use crate::error::RuntimeError;
 use crate::kafka::KafkaSettings;
+use crate::kafka_errors::{Next, Stage, classify_code};
 use crate::message::OutputRecord;
 
 /// Kafka's default `max.message.bytes` of a topic.
@@ -56,7 +56,7 @@ impl RecordLimits {
             let original = payload.len();
             payload.truncate(original.saturating_sub(excess));
             record.headers.push(crate::message::RecordHeader::new(
-                "orderflow.dlq.truncated-from",
+                crate::dead_letter::header::TRUNCATED_FROM,
                 original.to_string(),
             ));
         }
@@ -208,7 +208,7 @@ pub async fn create_topics(
     for result in results {
         match result {
             Ok(topic) => tracing::info!(topic, partitions, replication, "topic created"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) if classify_code(code, Stage::Admin) == Next::Ignore => {}
             Err((topic, code)) => {
                 return Err(RuntimeError::Config(format!(
                     "creating topic {topic} failed: {code}"

@@ -26,16 +26,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::error::KafkaResult;
 use rdkafka::producer::Producer;
 
-use crate::committer::Committer;
-use crate::consumer::{ConsumerCallbacks, offsets_list_counting, request_rewind};
+use crate::committer::{Committer, Pending};
+use crate::consumer::ConsumerCallbacks;
 use crate::dead_letter::within_limits;
 use crate::error::RuntimeError;
+use crate::kafka_errors::{Next, Stage, classify, classify_code};
 use crate::message::Prepared;
-use crate::partition::dead_letter_instead;
-use crate::producer::{Tag, WorkerProducer, is_fatal, is_permanent, send};
+use crate::offsets::offsets_list_counting;
+use crate::producer::{Tag, WorkerProducer, send};
+use crate::rewind::request_rewind;
 use crate::shared::Shared;
 use crate::topics::RecordLimits;
 
@@ -136,8 +138,12 @@ impl TransactionalCommitter {
     /// stops the worker.
     async fn producer_failed(&mut self, reason: String) -> Result<(), RuntimeError> {
         match self.producer.client().fatal_error() {
-            Some((code, cause)) if !is_renewable(code) => {
-                Err(RuntimeError::Fatal(format!("{reason} ({cause})")))
+            Some((code, cause)) if classify_code(code, Stage::TransactionCall) == Next::Stop => {
+                Err(RuntimeError::ProducerFatal {
+                    context: reason,
+                    code,
+                    cause,
+                })
             }
             Some((_, cause)) => self.renew(format!("{reason} ({cause})")).await,
             None => self.renew(reason).await,
@@ -156,12 +162,11 @@ impl TransactionalCommitter {
             self.renewals.pop_front();
         }
         if self.renewals.len() >= MAX_RENEWALS {
-            return Err(RuntimeError::Fatal(format!(
-                "the producer failed {} times within {} s (last: {reason}); if it was fenced, \
-                 is another instance running with the same --transactional-id?",
-                self.renewals.len() + 1,
-                RENEWAL_WINDOW.as_secs()
-            )));
+            return Err(RuntimeError::ProducerRenewals {
+                renewals: self.renewals.len() + 1,
+                within: RENEWAL_WINDOW,
+                last: reason,
+            });
         }
         self.renewals.push_back(now);
         self.shared.metrics.producer_renewed(&reason);
@@ -175,13 +180,16 @@ impl TransactionalCommitter {
         self.rewind().await
     }
 
-    /// Rewinds every partition to its committed offset (see `consumer::rewind`).
+    /// Rewinds every partition to its committed offset (see `rewind`).
     async fn rewind(&self) -> Result<(), RuntimeError> {
         let (shared, consumer) = (self.shared.clone(), self.consumer.clone());
         tokio::task::spawn_blocking(move || request_rewind(&shared, &consumer))
             .await
-            .map_err(|e| RuntimeError::Fatal(format!("rewind task failed: {e}")))?
-            .map_err(|e| RuntimeError::Fatal(format!("cannot rewind after an abort: {e}")))
+            .map_err(|source| RuntimeError::Task {
+                task: "the rewind",
+                source,
+            })?
+            .map_err(|e| RuntimeError::Rewind(e.to_string()))
     }
 
     fn reset(&mut self) {
@@ -218,9 +226,10 @@ impl TransactionalCommitter {
     async fn abort_and_rewind(&mut self, reason: String) -> Result<(), RuntimeError> {
         self.consecutive_aborts += 1;
         if self.consecutive_aborts > MAX_CONSECUTIVE_ABORTS {
-            return Err(RuntimeError::Fatal(format!(
-                "{MAX_CONSECUTIVE_ABORTS} transactions in a row aborted; last reason: {reason}"
-            )));
+            return Err(RuntimeError::Aborts {
+                aborts: MAX_CONSECUTIVE_ABORTS,
+                last: reason,
+            });
         }
         self.shared.metrics.transaction_aborted(&reason);
         tracing::debug!(
@@ -232,9 +241,12 @@ impl TransactionalCommitter {
         if self.open {
             let producer = self.producer.clone();
             let timeout = self.shared.config.transaction_timeout;
-            let aborted = blocking_call("aborting the transaction", Some(timeout), move || {
-                producer.abort_transaction(timeout)
-            })
+            let aborted = blocking_call(
+                "aborting the transaction",
+                Stage::TransactionCall,
+                Some(timeout),
+                move || producer.abort_transaction(timeout),
+            )
             .await;
             if let Err(CallError::Abortable(message) | CallError::Fatal(message)) = aborted {
                 // A fenced producer cannot abort; its replacement's init does.
@@ -248,7 +260,7 @@ impl TransactionalCommitter {
 
 impl Committer for TransactionalCommitter {
     async fn accept(&mut self, mut item: Prepared) -> Result<(), RuntimeError> {
-        if item.generation != self.shared.generation() {
+        if item.rewind_epoch != self.shared.rewind_epoch() {
             return Ok(());
         }
         if !self.open && !self.begin().await? {
@@ -256,7 +268,9 @@ impl Committer for TransactionalCommitter {
         }
         let records = std::mem::take(&mut item.records);
         let records = within_limits(records, &item, &self.limits, |reason| {
-            dead_letter_instead(&self.shared, &item.input, reason)
+            self.shared
+                .dead_letters
+                .replacing_outputs(&self.shared.metrics, &item.input, reason)
         });
         for record in &records {
             let tag = Box::new(Tag::Transaction {
@@ -265,17 +279,19 @@ impl Committer for TransactionalCommitter {
                 offset: item.offset,
             });
             if let Err((error, _)) = send(&self.producer, record, tag).await {
-                if is_fatal(&error) {
-                    return self
-                        .producer_failed(format!("producing failed: {error}"))
-                        .await;
-                }
-                if is_permanent(&error) {
-                    self.shared.poison(
+                match classify(&error, Stage::Send) {
+                    Next::Stop => return Err(RuntimeError::kafka("producing", error)),
+                    Next::ReplaceProducer => {
+                        return self
+                            .producer_failed(format!("producing failed: {error}"))
+                            .await;
+                    }
+                    Next::DeadLetter => self.shared.poison(
                         item.partition,
                         item.offset,
                         format!("the client refused an output: {error}"),
-                    );
+                    ),
+                    Next::Retry | Next::AbortTransaction | Next::Ignore => {}
                 }
                 return self
                     .abort_and_rewind(format!("producing failed: {error}"))
@@ -295,8 +311,11 @@ impl Committer for TransactionalCommitter {
         Ok(())
     }
 
-    fn due(&self) -> bool {
-        self.messages >= self.shared.config.commit_max_messages || !self.checkpoints.is_empty()
+    fn pending(&self) -> Pending {
+        Pending {
+            messages: self.messages,
+            checkpoints: self.checkpoints.len(),
+        }
     }
 
     async fn commit(&mut self) -> Result<(), RuntimeError> {
@@ -326,17 +345,27 @@ impl Committer for TransactionalCommitter {
         let offsets = offsets_list_counting(&self.shared.input_topic, &self.offsets, &starts);
         let producer = self.producer.clone();
         let timeout = self.shared.config.transaction_timeout;
-        let sent = blocking_call("sending offsets to the transaction", Some(timeout), {
-            let producer = producer.clone();
-            move || producer.send_offsets_to_transaction(&offsets, &metadata, timeout)
-        })
+        let sent = blocking_call(
+            "sending offsets to the transaction",
+            Stage::TransactionCall,
+            Some(timeout),
+            {
+                let producer = producer.clone();
+                move || producer.send_offsets_to_transaction(&offsets, &metadata, timeout)
+            },
+        )
         .await;
         let committed = match sent {
             Ok(()) => {
-                blocking_call("committing the transaction", Some(timeout), move || {
-                    await_deliveries(&producer, timeout);
-                    producer.commit_transaction(timeout)
-                })
+                blocking_call(
+                    "committing the transaction",
+                    Stage::TransactionCall,
+                    Some(timeout),
+                    move || {
+                        await_deliveries(&producer, timeout);
+                        producer.commit_transaction(timeout)
+                    },
+                )
                 .await
             }
             Err(error) => Err(error),
@@ -424,22 +453,6 @@ fn await_deliveries(producer: &WorkerProducer, timeout: Duration) {
     }
 }
 
-/// Whether a new producer cures a producer's fatal error: all but those that say the
-/// worker may not do this at all (authorization) or the cluster cannot (versions).
-fn is_renewable(code: RDKafkaErrorCode) -> bool {
-    !matches!(
-        code,
-        RDKafkaErrorCode::TransactionalIdAuthorizationFailed
-            | RDKafkaErrorCode::ClusterAuthorizationFailed
-            | RDKafkaErrorCode::TopicAuthorizationFailed
-            | RDKafkaErrorCode::GroupAuthorizationFailed
-            | RDKafkaErrorCode::SaslAuthenticationFailed
-            | RDKafkaErrorCode::Authentication
-            | RDKafkaErrorCode::UnsupportedVersion
-            | RDKafkaErrorCode::UnsupportedFeature
-    )
-}
-
 /// Initialises transactions for a new producer: fences older epochs of its
 /// transactional id and aborts what they left open.
 pub(crate) async fn init_transactions(
@@ -450,12 +463,17 @@ pub(crate) async fn init_transactions(
     let timeout = timeout.max(Duration::from_secs(30));
     // No time budget: a new producer waits for the coordinator as long as it takes
     // (bounded by the attempts), whatever an outage left open.
-    blocking_call("initialising transactions", None, move || {
-        producer.init_transactions(timeout)
-    })
+    blocking_call(
+        "initialising transactions",
+        Stage::TransactionCall,
+        None,
+        move || producer.init_transactions(timeout),
+    )
     .await
     .map_err(|e| match e {
-        CallError::Abortable(reason) | CallError::Fatal(reason) => RuntimeError::Fatal(reason),
+        CallError::Abortable(reason) | CallError::Fatal(reason) => {
+            RuntimeError::Transaction(reason)
+        }
     })
 }
 
@@ -476,9 +494,10 @@ pub(crate) enum CallError {
 /// on: the client's own timeout normally answers first.
 const UNANSWERED_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs a blocking transaction call on a thread of its own, repeating it while it fails
-/// with a retriable error, at most [`CALL_ATTEMPTS`] times and, with a `budget`, not
-/// after the budget is spent ([`CallError::Fatal`]).
+/// Runs a blocking client call (a transaction call, or an offset commit: `stage`) on a
+/// thread of its own, repeating it while the error table says `Retry` for `stage`, at
+/// most [`CALL_ATTEMPTS`] times and, with a `budget`, not after the budget is spent
+/// ([`CallError::Fatal`]).
 ///
 /// With a budget, a call that has not returned [`UNANSWERED_GRACE`] after it is spent is
 /// given up on ([`CallError::Fatal`]; the committer then replaces the producer): the
@@ -489,6 +508,7 @@ const UNANSWERED_GRACE: Duration = Duration::from_secs(5);
 /// exits does not wait for it.
 pub(crate) async fn blocking_call(
     what: &'static str,
+    stage: Stage,
     budget: Option<Duration>,
     call: impl Fn() -> KafkaResult<()> + Send + Sync + 'static,
 ) -> Result<(), CallError> {
@@ -525,27 +545,23 @@ pub(crate) async fn blocking_call(
             Ok(()) => return Ok(()),
             Err(error) => error,
         };
-        match &error {
-            KafkaError::Transaction(inner) if inner.is_fatal() => {
+        match classify(&error, stage) {
+            // The committer replaces the producer, or stops the worker when no new
+            // producer can cure the error (see `producer_failed`).
+            Next::Stop | Next::ReplaceProducer => {
                 return Err(CallError::Fatal(format!("{what}: {error}")));
             }
-            KafkaError::Transaction(inner) if inner.txn_requires_abort() => {
-                return Err(CallError::Abortable(format!("{what}: {error}")));
-            }
-            KafkaError::Transaction(inner)
-                if inner.is_retriable() && budget.is_some_and(|b| started.elapsed() >= b) =>
-            {
+            Next::Retry if budget.is_some_and(|b| started.elapsed() >= b) => {
                 return Err(CallError::Fatal(format!(
                     "{what}: no answer within {} ms: {error}",
                     started.elapsed().as_millis()
                 )));
             }
-            KafkaError::Transaction(inner) if inner.is_retriable() && attempt < CALL_ATTEMPTS => {
-                tracing::warn!(what, attempt, %error, "transaction call failed; retrying");
+            Next::Retry if attempt < CALL_ATTEMPTS => {
+                tracing::warn!(what, attempt, %error, "call failed; retrying");
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
                 attempt += 1;
             }
-            _ if is_fatal(&error) => return Err(CallError::Fatal(format!("{what}: {error}"))),
             _ => return Err(CallError::Abortable(format!("{what}: {error}"))),
         }
     }
@@ -558,10 +574,15 @@ mod tests {
     #[tokio::test]
     async fn a_call_blocked_past_its_budget_is_given_up_on() {
         let started = Instant::now();
-        let result = blocking_call("a call", Some(Duration::from_millis(200)), || {
-            std::thread::sleep(Duration::from_secs(30));
-            Ok(())
-        })
+        let result = blocking_call(
+            "a call",
+            Stage::TransactionCall,
+            Some(Duration::from_millis(200)),
+            || {
+                std::thread::sleep(Duration::from_secs(30));
+                Ok(())
+            },
+        )
         .await;
         let waited = started.elapsed();
         assert!(
@@ -576,9 +597,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_that_answers_in_time_is_its_answer() {
-        let result = blocking_call("a call", Some(Duration::from_secs(5)), || Ok(())).await;
+        let result = blocking_call(
+            "a call",
+            Stage::TransactionCall,
+            Some(Duration::from_secs(5)),
+            || Ok(()),
+        )
+        .await;
         assert!(result.is_ok());
-        let result = blocking_call("a call", None, || Ok(())).await;
+        let result = blocking_call("a call", Stage::TransactionCall, None, || Ok(())).await;
         assert!(result.is_ok());
     }
 }

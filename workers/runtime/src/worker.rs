@@ -46,7 +46,14 @@ pub fn worker_main<P: Processor>(about: &'static str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(run::<P>(cli.args, shutdown_signal()));
+    // The signal handlers are installed now, not when the engine first waits for them:
+    // until then a SIGTERM (a rolling update right after a start) would kill the process
+    // by the default action instead of stopping it cleanly.
+    let shutdown = {
+        let _context = runtime.enter();
+        shutdown_signal()
+    };
+    let result = runtime.block_on(run::<P>(cli.args, shutdown));
     // Blocking calls stuck on an unreachable broker must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     let code = exit_code(P::NAME, &result);
@@ -59,7 +66,7 @@ pub fn worker_main<P: Processor>(about: &'static str) -> ExitCode {
 pub fn exit_code(name: &str, result: &Result<(), RuntimeError>) -> i32 {
     match result {
         Ok(()) => 0,
-        Err(error @ RuntimeError::Config(_)) => {
+        Err(error) if error.is_config() => {
             eprintln!("{name}: {error}");
             2
         }
@@ -134,26 +141,34 @@ pub async fn run<P: Processor>(
     result
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called (inside
+/// a tokio runtime), so a signal that arrives before the future is first polled is not
+/// lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let handlers = signal(SignalKind::terminate())
+            .and_then(|terminate| Ok((terminate, signal(SignalKind::interrupt())?)));
+        async move {
+            match handlers {
+                Ok((mut terminate, mut interrupt)) => {
+                    tokio::select! {
+                        _ = terminate.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+                // No signal driver: Ctrl-C still stops the worker.
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

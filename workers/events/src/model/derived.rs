@@ -50,6 +50,59 @@ impl Lineage {
     }
 }
 
+impl Lineage {
+    /// Lineage of output number `index` derived from the order event `source` by
+    /// `worker`.
+    pub fn of(
+        worker: &str,
+        worker_version: &str,
+        source: &crate::OrderEvent,
+        index: usize,
+        produced_at: i64,
+    ) -> Lineage {
+        Lineage::new(
+            worker,
+            worker_version,
+            &source.event_id,
+            &source.order_id,
+            index,
+            produced_at,
+        )
+    }
+}
+
+/// A derived event of type `$event` with the lineage fields (`event_id`,
+/// `causation_id`, `order_id`, `produced_at`, `worker`, `worker_version`) taken from
+/// the [`Lineage`] `$lineage`, and the event's own fields as in a struct expression:
+///
+/// ```
+/// use orderflow_events::{Lineage, OrderStatus, OrderStatusChanged, derived_event, sample};
+///
+/// let source = sample::order_placed(1);
+/// let lineage = Lineage::of("order-status", "1.0.0", &source, 0, 1_700_000_000_000);
+/// let changed = derived_event!(OrderStatusChanged, lineage, {
+///     customer_id: source.customer_id.clone(),
+///     status: OrderStatus::Placed,
+///     occurred_at: source.occurred_at,
+/// });
+/// assert_eq!(changed.causation_id, source.event_id);
+/// ```
+#[macro_export]
+macro_rules! derived_event {
+    ($event:ident, $lineage:expr, { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+        let lineage: $crate::Lineage = $lineage;
+        $event {
+            event_id: lineage.event_id,
+            causation_id: lineage.causation_id,
+            order_id: lineage.order_id,
+            produced_at: lineage.produced_at,
+            worker: lineage.worker,
+            worker_version: lineage.worker_version,
+            $($field $(: $value)?),*
+        }
+    }};
+}
+
 /// The deterministic id of output `index` of `worker` for `source_event_id`.
 pub fn derived_event_id(worker: &str, source_event_id: &str, index: usize) -> Uuid {
     let name = format!("{worker}\u{1f}{source_event_id}\u{1f}{index}");
