@@ -236,7 +236,10 @@ launch() {
   [ "$i" != controller ] || dir="$state/controller"
   if alive "$i"; then log "broker $i already running"; return 0; fi
   [ -f "$dir/server.properties" ] || die "broker $i is not configured; run 'up' first"
+  # The JVM's pauses (garbage collection, safepoints) go to gc.log beside server.log: a
+  # broker that stops answering on a loaded machine is told apart from one that is slow.
   nohup setsid java -Xms128m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+    -Xlog:gc,safepoint:file="$dir/gc.log":time,uptime:filecount=2,filesize=20m \
     -Dkafka.logs.dir="$dir" -Dlog4j2.configurationFile="$state/log4j2.properties" \
     -cp "$dist/libs/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"

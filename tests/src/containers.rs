@@ -37,6 +37,9 @@ const KAFKA_CONTAINER_ENV: &[(&str, &str)] = &[
     ("KAFKA_DEFAULT_REPLICATION_FACTOR", "1"),
     ("KAFKA_MIN_INSYNC_REPLICAS", "1"),
     ("KAFKA_LOG_SEGMENT_BYTES", "67108864"),
+    // The shared broker's, as `scripts/test.sh` gives it: a pause of the machine must not
+    // make the in-process controller fence its own broker.
+    ("KAFKA_BROKER_SESSION_TIMEOUT_MS", "30000"),
 ];
 
 /// How long the container may take to print "Kafka Server started": a JVM starting on
