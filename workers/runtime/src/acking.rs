@@ -17,6 +17,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio::sync::Notify;
 
+use crate::client_call::{CallError, blocking_call};
 use crate::committer::{Committer, Pending};
 use crate::consumer::ConsumerCallbacks;
 use crate::dead_letter::within_limits;
@@ -28,7 +29,6 @@ use crate::offsets::{PartitionOffsets, offsets_list, offsets_list_counting};
 use crate::producer::{AckSink, FailedDelivery, PendingInput, Tag, WorkerProducer, send};
 use crate::shared::Shared;
 use crate::topics::RecordLimits;
-use crate::transaction::{CallError, blocking_call};
 
 /// Times one input's records are sent again before the worker gives up.
 const MAX_REDELIVERIES: u32 = 5;

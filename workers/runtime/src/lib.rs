@@ -32,6 +32,7 @@
 //! - [`worker`]: a worker binary's whole `main`.
 
 mod acking;
+mod client_call;
 mod clients;
 pub mod clock;
 mod committer;
