@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::contract::{CATALOGUE, readable_as};
 use crate::corpus;
-use crate::error::ErrorClass;
+use crate::error::{CodecError, ErrorClass};
 use crate::model::*;
 use crate::registry::RegistrySettings;
 use crate::registry_double::RegistryDouble;
@@ -14,6 +14,53 @@ use crate::sample;
 
 fn single_object() -> Codec {
     Codec::new(CodecSettings::default()).unwrap()
+}
+
+/// Decodes `message`, which must be a valid single-object `OrderEvent`.
+async fn decode_single_object(message: &[u8]) -> OrderEvent {
+    single_object()
+        .decode::<OrderEvent>(message)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .value
+}
+
+/// The `OrderPlaced` payload of `event`.
+fn order_placed(event: OrderEvent) -> OrderPlaced {
+    let Payload::OrderPlaced(placed) = event.payload else {
+        panic!("not OrderPlaced: {:?}", event.payload)
+    };
+    placed
+}
+
+/// The start of a hand-written `OrderEvent` datum: the fields of event `n` before its
+/// payload, then the payload union's branch index; the payload's fields follow.
+fn envelope(n: u32, branch: i64) -> corpus::AvroBytes {
+    let mut w = corpus::AvroBytes::default();
+    w.string(&format!("e-{n}"))
+        .string(&format!("o-{n}"))
+        .string(&format!("c-{n}"))
+        .long(1_000)
+        .string("shop")
+        .long(branch);
+    w
+}
+
+/// The field `name` of a record schema in JSON form.
+fn field_mut<'a>(record: &'a mut serde_json::Value, name: &str) -> &'a mut serde_json::Value {
+    record["fields"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("no field {name}"))
+}
+
+/// Encodes the sample `OrderPlaced` event for `orders.lifecycle`.
+async fn encode_order_placed(codec: &Codec) -> Result<Vec<u8>, CodecError> {
+    codec
+        .encode("orders.lifecycle", &sample::order_placed(1))
+        .await
 }
 
 fn confluent(url: &str, strategy: SubjectStrategy) -> Codec {
@@ -175,33 +222,21 @@ async fn single_object_messages_carry_the_newest_schema_fingerprint() {
 async fn confluent_output_registers_under_the_configured_subject_strategy() {
     let registry = RegistryDouble::start().await;
     let by_topic = confluent(&registry.url, SubjectStrategy::TopicName);
-    let bytes = by_topic
-        .encode("orders.lifecycle", &sample::order_placed(1))
-        .await
-        .unwrap();
+    let bytes = encode_order_placed(&by_topic).await.unwrap();
     assert_eq!(bytes[0], 0x00);
     let id = u32::from_be_bytes(bytes[1..5].try_into().unwrap());
     assert_eq!(id, registry.register(OrderEvent::contract().avsc));
     // Registered once, then served from the cache.
     let before = registry.requests();
     for _ in 0..10 {
-        by_topic
-            .encode("orders.lifecycle", &sample::order_placed(1))
-            .await
-            .unwrap();
+        encode_order_placed(&by_topic).await.unwrap();
     }
     assert_eq!(registry.requests(), before);
 }
 
 #[tokio::test]
 async fn a_v1_event_decodes_into_todays_type_with_the_new_field_defaulted() {
-    let decoded = single_object()
-        .decode::<OrderEvent>(&corpus::valid_message_v1())
-        .await
-        .unwrap();
-    let Payload::OrderPlaced(placed) = decoded.value.payload else {
-        panic!("not OrderPlaced")
-    };
+    let placed = order_placed(decode_single_object(&corpus::valid_message_v1()).await);
     assert_eq!(placed.sales_channel, SalesChannel::Unknown);
     assert_eq!(placed.line_items.len(), 2);
     assert_eq!(placed.total, 5697);
@@ -209,14 +244,9 @@ async fn a_v1_event_decodes_into_todays_type_with_the_new_field_defaulted() {
 
 #[tokio::test]
 async fn the_sample_message_written_by_hand_decodes() {
-    let decoded = single_object()
-        .decode::<OrderEvent>(&corpus::valid_message())
-        .await
-        .unwrap();
-    assert_eq!(decoded.value.order_id, "ord-000123");
-    let Payload::OrderPlaced(placed) = decoded.value.payload else {
-        panic!("not OrderPlaced")
-    };
+    let event = decode_single_object(&corpus::valid_message()).await;
+    assert_eq!(event.order_id, "ord-000123");
+    let placed = order_placed(event);
     assert_eq!(placed.sales_channel, SalesChannel::Web);
 }
 
@@ -515,25 +545,11 @@ async fn a_v1_cancellation_stays_a_cancellation() {
         .iter()
         .find(|e| e.name == "OrderEvent" && e.version == 1)
         .unwrap();
-    let mut w = corpus::AvroBytes::default();
-    w.string("e-1")
-        .string("o-1")
-        .string("c-1")
-        .long(1_000)
-        .string("shop");
-    w.long(5).string("customer_request").long(12_144);
-    let mut message = Vec::new();
-    wire::write_header(
-        SchemaRef::Fingerprint(crate::fingerprint::fingerprint(v1.text).unwrap()),
-        &mut message,
-    );
-    message.extend_from_slice(&w.0);
-    let decoded = single_object()
-        .decode::<OrderEvent>(&message)
-        .await
-        .unwrap();
+    let mut w = envelope(1, 5);
+    w.string("customer_request").long(12_144);
+    let message = corpus::framed(crate::fingerprint::fingerprint(v1.text).unwrap(), &w.0);
     assert_eq!(
-        decoded.value.payload,
+        decode_single_object(&message).await.payload,
         Payload::OrderCancelled(OrderCancelled {
             reason: "customer_request".into(),
             refund_amount: 12_144
@@ -548,12 +564,7 @@ async fn a_v1_cancellation_stays_a_cancellation() {
 async fn a_payload_type_of_a_newer_writer_is_an_unknown_union_branch() {
     let registry = RegistryDouble::start().await;
     let mut newer: serde_json::Value = serde_json::from_str(OrderEvent::contract().avsc).unwrap();
-    let payload = newer["fields"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|f| f["name"] == "payload")
-        .unwrap();
+    let payload = field_mut(&mut newer, "payload");
     let branches = payload["type"].as_array_mut().unwrap();
     let returned = branches.len() as i64;
     branches.push(serde_json::json!({
@@ -562,13 +573,8 @@ async fn a_payload_type_of_a_newer_writer_is_an_unknown_union_branch() {
         "fields": [{"name": "reason", "type": "string"}]
     }));
     let id = registry.register(&newer.to_string());
-    let mut w = corpus::AvroBytes::default();
-    w.string("e-1")
-        .string("o-1")
-        .string("c-1")
-        .long(1_000)
-        .string("shop");
-    w.long(returned).string("damaged");
+    let mut w = envelope(1, returned);
+    w.string("damaged");
     let message = [&[0x00][..], &id.to_be_bytes(), &w.0].concat();
     let codec = confluent(&registry.url, SubjectStrategy::TopicName);
     let error = codec.decode::<OrderEvent>(&message).await.unwrap_err();
@@ -579,13 +585,8 @@ async fn a_payload_type_of_a_newer_writer_is_an_unknown_union_branch() {
     );
     assert!(error.to_string().contains("OrderReturned"), "{error}");
     // Events of the payload types both schemas share still decode.
-    let mut w = corpus::AvroBytes::default();
-    w.string("e-2")
-        .string("o-2")
-        .string("c-2")
-        .long(1_000)
-        .string("shop");
-    w.long(5).string("fraud").long(7);
+    let mut w = envelope(2, 5);
+    w.string("fraud").long(7);
     let message = [&[0x00][..], &id.to_be_bytes(), &w.0].concat();
     let decoded = codec.decode::<OrderEvent>(&message).await.unwrap();
     assert_eq!(
@@ -605,8 +606,7 @@ async fn an_output_schema_registered_already_is_looked_up_without_writing() {
     let id = registry.register_under("orders.lifecycle-value", OrderEvent::contract().avsc);
     registry.set_read_only(true);
     let codec = confluent(&registry.url, SubjectStrategy::TopicName);
-    let bytes = codec
-        .encode("orders.lifecycle", &sample::order_placed(1))
+    let bytes = encode_order_placed(&codec)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(bytes[1..5], id.to_be_bytes());
@@ -618,10 +618,7 @@ async fn a_missing_output_schema_that_may_not_be_registered_names_the_subject() 
     let registry = RegistryDouble::start().await;
     registry.set_read_only(true);
     let codec = confluent(&registry.url, SubjectStrategy::TopicName);
-    let error = codec
-        .encode("orders.lifecycle", &sample::order_placed(1))
-        .await
-        .unwrap_err();
+    let error = encode_order_placed(&codec).await.unwrap_err();
     assert_eq!(
         (error.class(), error.kind()),
         (ErrorClass::Schema, "schema-not-registered"),
@@ -641,8 +638,7 @@ fn register_with_references(registry: &RegistryDouble) -> (u32, usize) {
     let mut event: serde_json::Value = serde_json::from_str(OrderEvent::contract().avsc).unwrap();
     let namespace = event["namespace"].as_str().unwrap().to_owned();
     let full = |name: &str| format!("{namespace}.{name}");
-    let fields = event["fields"].as_array_mut().unwrap();
-    let payload = fields.iter_mut().find(|f| f["name"] == "payload").unwrap();
+    let payload = field_mut(&mut event, "payload");
     let mut subjects = 0;
     let mut references = Vec::new();
     for branch in payload["type"].as_array_mut().unwrap() {
@@ -652,12 +648,7 @@ fn register_with_references(registry: &RegistryDouble) -> (u32, usize) {
         *branch = full(&name).into();
         let mut needs = Vec::new();
         if name == "OrderPlaced" {
-            let address = record["fields"]
-                .as_array_mut()
-                .unwrap()
-                .iter_mut()
-                .find(|f| f["name"] == "shipping_address")
-                .unwrap();
+            let address = field_mut(&mut record, "shipping_address");
             let mut definition = address["type"].take();
             definition["namespace"] = namespace.clone().into();
             address["type"] = full("Address").into();
@@ -755,8 +746,7 @@ async fn use_latest_version_takes_the_subjects_latest_version_when_it_is_the_sam
             use_latest_version: true,
         },
     );
-    let bytes = codec
-        .encode("orders.lifecycle", &sample::order_placed(1))
+    let bytes = encode_order_placed(&codec)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(bytes[1..5], id.to_be_bytes());
@@ -790,10 +780,7 @@ async fn without_auto_registration_a_missing_output_schema_is_not_registered() {
             use_latest_version: false,
         },
     );
-    let error = codec
-        .encode("orders.lifecycle", &sample::order_placed(1))
-        .await
-        .unwrap_err();
+    let error = encode_order_placed(&codec).await.unwrap_err();
     assert_eq!(error.kind(), "schema-not-registered", "{error}");
     assert!(
         error.to_string().contains("--auto-register-schemas"),

@@ -169,7 +169,10 @@ fn sample_datum(at: At, replace: &[u8], with_sales_channel: bool) -> (Vec<u8>, V
 
 /// The valid sample event, framed in single-object encoding with the newest schema.
 pub fn valid_message() -> Vec<u8> {
-    framed(&sample_datum(At::None, &[], true).0)
+    framed(
+        OrderEvent::contract().fingerprint,
+        &sample_datum(At::None, &[], true).0,
+    )
 }
 
 /// The valid sample event written with version 1 of the `OrderEvent` schema (before
@@ -180,18 +183,13 @@ pub fn valid_message_v1() -> Vec<u8> {
         .find(|e| e.name == "OrderEvent" && e.version == 1)
         .expect("schemas/OrderEvent/v1.avsc");
     let fp = crate::fingerprint::fingerprint(v1.text).expect("v1 fingerprint");
-    let mut out = Vec::new();
-    write_header(SchemaRef::Fingerprint(fp), &mut out);
-    out.extend_from_slice(&sample_datum(At::None, &[], false).0);
-    out
+    framed(fp, &sample_datum(At::None, &[], false).0)
 }
 
-fn framed(datum: &[u8]) -> Vec<u8> {
+/// `datum` framed in single-object encoding under the schema fingerprint `fp`.
+pub(crate) fn framed(fp: u64, datum: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_header(
-        SchemaRef::Fingerprint(OrderEvent::contract().fingerprint),
-        &mut out,
-    );
+    write_header(SchemaRef::Fingerprint(fp), &mut out);
     out.extend_from_slice(datum);
     out
 }
@@ -211,7 +209,8 @@ pub fn malformed_cases(max_payload_bytes: usize) -> Vec<MalformedCase> {
         class,
         kind,
     };
-    let mutated = |at, replace: &[u8]| framed(&sample_datum(at, replace, true).0);
+    let newest = OrderEvent::contract().fingerprint;
+    let mutated = |at, replace: &[u8]| framed(newest, &sample_datum(at, replace, true).0);
     let valid = valid_message();
     let mut cases = vec![
         case("empty payload", vec![], Decode, "unknown-format"),
@@ -265,12 +264,7 @@ pub fn malformed_cases(max_payload_bytes: usize) -> Vec<MalformedCase> {
         ),
         case(
             "unknown fingerprint",
-            {
-                let mut out = Vec::new();
-                write_header(SchemaRef::Fingerprint(UNKNOWN_FINGERPRINT), &mut out);
-                out.extend_from_slice(&valid[10..]);
-                out
-            },
+            framed(UNKNOWN_FINGERPRINT, &valid[10..]),
             Schema,
             "unknown-fingerprint",
         ),
@@ -289,10 +283,7 @@ pub fn malformed_cases(max_payload_bytes: usize) -> Vec<MalformedCase> {
                         .text,
                 )
                 .expect("fingerprint");
-                let mut out = Vec::new();
-                write_header(SchemaRef::Fingerprint(other), &mut out);
-                out.extend_from_slice(&valid[10..]);
-                out
+                framed(other, &valid[10..])
             },
             Schema,
             "incompatible-schema",
@@ -420,7 +411,7 @@ pub fn malformed_cases(max_payload_bytes: usize) -> Vec<MalformedCase> {
     for (i, &at) in boundaries.iter().enumerate().skip(1) {
         cases.push(case(
             &format!("truncated at field boundary {i} (datum byte {at})"),
-            framed(&datum[..at]),
+            framed(newest, &datum[..at]),
             Decode,
             "malformed",
         ));
@@ -429,7 +420,7 @@ pub fn malformed_cases(max_payload_bytes: usize) -> Vec<MalformedCase> {
         if !boundaries.contains(&at) {
             cases.push(case(
                 &format!("truncated at datum byte {at}"),
-                framed(&datum[..at]),
+                framed(newest, &datum[..at]),
                 Decode,
                 "malformed",
             ));

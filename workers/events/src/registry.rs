@@ -221,6 +221,24 @@ impl RegistryClient {
         subject: &str,
         version: i64,
     ) -> Result<Option<SubjectSchema>, CodecError> {
+        self.version_of(subject, &version.to_string(), &format!("version {version}"))
+            .await
+    }
+
+    /// The latest version of `subject`; `None` when the subject has none.
+    pub async fn latest_version(&self, subject: &str) -> Result<Option<SubjectSchema>, CodecError> {
+        self.version_of(subject, "latest", "the latest version")
+            .await
+    }
+
+    /// `GET /subjects/{subject}/versions/{version}`, `version` a number or `latest`;
+    /// `what` names the version in errors.
+    async fn version_of(
+        &self,
+        subject: &str,
+        version: &str,
+        what: &str,
+    ) -> Result<Option<SubjectSchema>, CodecError> {
         let url = format!(
             "{}/subjects/{}/versions/{version}",
             self.base,
@@ -228,20 +246,7 @@ impl RegistryClient {
         );
         self.optional(
             self.call(|| self.http.get(&url)).await,
-            &format!("fetching version {version} of subject {subject}"),
-        )
-    }
-
-    /// The latest version of `subject`; `None` when the subject has none.
-    pub async fn latest_version(&self, subject: &str) -> Result<Option<SubjectSchema>, CodecError> {
-        let url = format!(
-            "{}/subjects/{}/versions/latest",
-            self.base,
-            encode_path(subject)
-        );
-        self.optional(
-            self.call(|| self.http.get(&url)).await,
-            &format!("fetching the latest version of subject {subject}"),
+            &format!("fetching {what} of subject {subject}"),
         )
     }
 

@@ -154,157 +154,163 @@ fn add_version(state: &Registry, subject: &str, id: u32) -> usize {
     }
 }
 
-fn unavailable(state: &Registry) -> Option<Response> {
-    state.requests.fetch_add(1, Ordering::SeqCst);
-    state.failing.load(Ordering::SeqCst).then(|| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error_code": 50301, "message": "down"})),
-        )
-            .into_response()
-    })
+/// An answer of the double; `Err` is one of the registry's error answers, so that a
+/// handler stops at the first with `?`.
+type Answer = Result<Response, Refusal>;
+
+/// One of the registry's error answers: an HTTP status, and a body with the registry's
+/// error code and a message.
+struct Refusal {
+    status: StatusCode,
+    code: i64,
+    message: String,
 }
 
-fn not_found(code: i64, message: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({"error_code": code, "message": message})),
-    )
-        .into_response()
+impl Refusal {
+    fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(code: i64, message: impl Into<String>) -> Refusal {
+        Refusal::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    fn schema_not_found() -> Refusal {
+        Refusal::not_found(40403, "Schema not found")
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({"error_code": self.code, "message": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Counts the request; HTTP 503 while the double is set failing.
+fn available(state: &Registry) -> Result<(), Refusal> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    if state.failing.load(Ordering::SeqCst) {
+        return Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, 50301, "down"));
+    }
+    Ok(())
+}
+
+/// The `schema` text of a request body (422 with 42201 when it has none).
+fn schema_text(body: &Value) -> Result<&str, Refusal> {
+    body.get("schema")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, 42201, "no schema"))
+}
+
+/// The ids of `subject`'s versions, oldest first (404 with 40401 for an unknown
+/// subject).
+fn versions_of(state: &Registry, subject: &str) -> Result<Vec<u32>, Refusal> {
+    state
+        .subjects
+        .lock()
+        .expect("registry")
+        .get(subject)
+        .cloned()
+        .ok_or_else(|| Refusal::not_found(40401, format!("Subject '{subject}' not found.")))
+}
+
+/// The schema registered with id `id` (ids count from 1).
+fn schema_by_id(schemas: &[Entry], id: u32) -> Option<&Entry> {
+    schemas.get(id.checked_sub(1)? as usize)
+}
+
+impl Entry {
+    /// The answer describing this schema: `body` with the schema's text and, when it
+    /// has any, its references.
+    fn answer(&self, mut body: Value) -> Response {
+        body["schema"] = Value::String(self.schema.clone());
+        if !self.references.is_empty() {
+            body["references"] = Value::Array(self.references.clone());
+        }
+        Json(body).into_response()
+    }
 }
 
 /// The answer describing version `version` (1-based) of `subject`, holding `id`.
-fn subject_schema(state: &Registry, subject: &str, version: usize, id: u32) -> Response {
+fn subject_schema(state: &Registry, subject: &str, version: usize, id: u32) -> Answer {
     let schemas = state.schemas.lock().expect("registry");
-    let Some(entry) = id.checked_sub(1).and_then(|i| schemas.get(i as usize)) else {
-        return not_found(40403, "Schema not found");
-    };
-    let mut body = json!({
+    let entry = schema_by_id(&schemas, id).ok_or_else(Refusal::schema_not_found)?;
+    Ok(entry.answer(json!({
         "subject": subject,
         "version": version,
         "id": id,
-        "schema": entry.schema,
-    });
-    if !entry.references.is_empty() {
-        body["references"] = Value::Array(entry.references.clone());
-    }
-    Json(body).into_response()
+    })))
 }
 
 async fn register(
     State(state): State<Arc<Registry>>,
     Path(subject): Path<String>,
     Json(body): Json<Value>,
-) -> Response {
-    if let Some(response) = unavailable(&state) {
-        return response;
-    }
+) -> Answer {
+    available(&state)?;
     state.registrations.fetch_add(1, Ordering::SeqCst);
     if state.read_only.load(Ordering::SeqCst) {
-        return (
+        return Err(Refusal::new(
             StatusCode::FORBIDDEN,
-            Json(json!({
-                "error_code": 40301,
-                "message": format!("User is denied operation Write on Subject: {subject}")
-            })),
-        )
-            .into_response();
+            40301,
+            format!("User is denied operation Write on Subject: {subject}"),
+        ));
     }
-    match body.get("schema").and_then(Value::as_str) {
-        Some(schema) => {
-            let references = body
-                .get("references")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let id = id_of(&state, schema, references);
-            add_version(&state, &subject, id);
-            Json(json!({ "id": id })).into_response()
-        }
-        None => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error_code": 42201, "message": "no schema"})),
-        )
-            .into_response(),
-    }
+    let schema = schema_text(&body)?;
+    let references = body
+        .get("references")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let id = id_of(&state, schema, references);
+    add_version(&state, &subject, id);
+    Ok(Json(json!({ "id": id })).into_response())
 }
 
 async fn lookup(
     State(state): State<Arc<Registry>>,
     Path(subject): Path<String>,
     Json(body): Json<Value>,
-) -> Response {
-    if let Some(response) = unavailable(&state) {
-        return response;
-    }
-    let Some(schema) = body.get("schema").and_then(Value::as_str) else {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error_code": 42201, "message": "no schema"})),
-        )
-            .into_response();
-    };
-    let Some(versions) = state
-        .subjects
-        .lock()
-        .expect("registry")
-        .get(&subject)
-        .cloned()
-    else {
-        return not_found(40401, &format!("Subject '{subject}' not found."));
-    };
+) -> Answer {
+    available(&state)?;
+    let schema = schema_text(&body)?;
+    let versions = versions_of(&state, &subject)?;
     let found = {
         let schemas = state.schemas.lock().expect("registry");
         versions.iter().enumerate().find_map(|(index, id)| {
-            let entry = schemas.get(id.checked_sub(1)? as usize)?;
+            let entry = schema_by_id(&schemas, *id)?;
             (entry.schema == schema).then_some((index + 1, *id))
         })
     };
-    match found {
-        Some((version, id)) => subject_schema(&state, &subject, version, id),
-        None => not_found(40403, "Schema not found"),
-    }
+    let (version, id) = found.ok_or_else(Refusal::schema_not_found)?;
+    subject_schema(&state, &subject, version, id)
 }
 
 async fn version(
     State(state): State<Arc<Registry>>,
     Path((subject, version)): Path<(String, String)>,
-) -> Response {
-    if let Some(response) = unavailable(&state) {
-        return response;
-    }
-    let Some(versions) = state
-        .subjects
-        .lock()
-        .expect("registry")
-        .get(&subject)
-        .cloned()
-    else {
-        return not_found(40401, &format!("Subject '{subject}' not found."));
-    };
+) -> Answer {
+    available(&state)?;
+    let versions = versions_of(&state, &subject)?;
     let index = match version.as_str() {
         "latest" => versions.len(),
         number => number.parse::<usize>().unwrap_or(0),
     };
-    match index.checked_sub(1).and_then(|i| versions.get(i)) {
-        Some(id) => subject_schema(&state, &subject, index, *id),
-        None => not_found(40402, "Version not found."),
-    }
+    let id = index
+        .checked_sub(1)
+        .and_then(|i| versions.get(i))
+        .ok_or_else(|| Refusal::not_found(40402, "Version not found."))?;
+    subject_schema(&state, &subject, index, *id)
 }
 
-async fn by_id(State(state): State<Arc<Registry>>, Path(id): Path<u32>) -> Response {
-    if let Some(response) = unavailable(&state) {
-        return response;
-    }
+async fn by_id(State(state): State<Arc<Registry>>, Path(id): Path<u32>) -> Answer {
+    available(&state)?;
     let schemas = state.schemas.lock().expect("registry");
-    match id.checked_sub(1).and_then(|i| schemas.get(i as usize)) {
-        Some(entry) => {
-            let mut body = json!({ "schema": entry.schema });
-            if !entry.references.is_empty() {
-                body["references"] = Value::Array(entry.references.clone());
-            }
-            Json(body).into_response()
-        }
-        None => not_found(40403, "Schema not found"),
-    }
+    let entry = schema_by_id(&schemas, id).ok_or_else(Refusal::schema_not_found)?;
+    Ok(entry.answer(json!({})))
 }

@@ -9,7 +9,7 @@ use apache_avro::types::Value;
 use apache_avro::writer::datum::GenericDatumWriter;
 use serde_json::{Value as Json, json};
 
-use super::{JsonForm, branch_key, json_value};
+use super::{JsonForm, branch_key, deref, json_value};
 use crate::contract::Resolution;
 
 const TABLE: &str = include_str!(concat!(
@@ -55,19 +55,13 @@ fn outcome(case: &Json) -> Result<Json, (String, String)> {
 /// A value in Avro's JSON encoding of `schema` (logical types as their underlying
 /// type, bytes and fixed as ISO-8859-1 strings).
 fn avro_json(value: &Value, schema: &Schema, names: &HashMap<Name, &'static Schema>) -> Json {
-    let schema = match schema {
-        Schema::Ref { name } => names.get(name).copied().unwrap_or(schema),
-        other => other,
-    };
+    let schema = deref(names, schema);
     let latin1 =
         |bytes: &[u8]| -> Json { Json::String(bytes.iter().map(|b| char::from(*b)).collect()) };
     match (value, schema) {
         (Value::Union(index, inner), Schema::Union(union)) => {
             let branch = &union.variants()[*index as usize];
-            let resolved = match branch {
-                Schema::Ref { name } => names.get(name).copied().unwrap_or(branch),
-                other => other,
-            };
+            let resolved = deref(names, branch);
             match resolved {
                 Schema::Null => Json::Null,
                 _ => json!({ branch_key(resolved): avro_json(inner, branch, names) }),

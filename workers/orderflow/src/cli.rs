@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use orderflow_events::codec::CodecSettings;
-use orderflow_events::registry::RegistrySettings;
 use orderflow_events::{SubjectStrategy, WireFormat};
 use orderflow_runtime::WorkerArgs;
+use orderflow_runtime::config::{KafkaArgs, RegistryArgs};
 use orderflow_runtime::kafka::{KafkaSettings, parse_property};
 
 /// orderflow: the operator's and developer's tool for the order pipeline.
@@ -64,69 +64,25 @@ pub enum Command {
 
 /// How to reach Kafka and the schema registry.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
-    /// Kafka bootstrap servers.
-    #[arg(
-        long,
-        env = "ORDERFLOW_BOOTSTRAP_SERVERS",
-        default_value = "127.0.0.1:9092"
-    )]
-    pub bootstrap_servers: String,
-    /// A librdkafka property as key=value (repeatable; the variable takes several
-    /// separated by ';').
-    #[arg(long = "kafka-config", env = "ORDERFLOW_KAFKA_CONFIG", value_delimiter = ';',
-          value_parser = parse_property, value_name = "KEY=VALUE")]
-    pub kafka_config: Vec<(String, String)>,
-    /// SASL user name.
-    #[arg(long, env = "ORDERFLOW_SASL_USERNAME")]
-    pub sasl_username: Option<String>,
-    /// SASL password.
-    #[arg(long, env = "ORDERFLOW_SASL_PASSWORD", hide_env_values = true)]
-    pub sasl_password: Option<String>,
-    /// Confluent-compatible schema registry URL (needed for Confluent-framed data).
-    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_URL")]
-    pub schema_registry_url: Option<String>,
-    /// Schema registry basic-auth user.
-    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_USERNAME")]
-    pub schema_registry_username: Option<String>,
-    /// Schema registry basic-auth password.
-    #[arg(
-        long,
-        env = "ORDERFLOW_SCHEMA_REGISTRY_PASSWORD",
-        hide_env_values = true
-    )]
-    pub schema_registry_password: Option<String>,
+    /// How to reach Kafka.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// How to reach the schema registry.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 impl ConnectionArgs {
     /// Kafka client settings.
     pub fn kafka(&self) -> anyhow::Result<KafkaSettings> {
-        let mut settings = KafkaSettings::new(self.bootstrap_servers.trim());
-        settings.sasl_username = self.sasl_username.clone();
-        settings.sasl_password = self.sasl_password.clone();
-        settings.passthrough = self.kafka_config.clone();
-        settings.validate()?;
-        Ok(settings)
+        Ok(self.kafka.settings()?)
     }
 
     /// Codec settings writing `format` (single-object unless a registry is set and
     /// `format` says otherwise).
     pub fn codec(&self, format: Option<FormatArg>) -> anyhow::Result<CodecSettings> {
-        let registry = self
-            .schema_registry_url
-            .as_ref()
-            .filter(|u| !u.trim().is_empty())
-            .map(|url| {
-                let mut settings = RegistrySettings::new(url.trim());
-                if let (Some(user), Some(password)) = (
-                    &self.schema_registry_username,
-                    &self.schema_registry_password,
-                ) {
-                    settings.credentials = Some((user.clone(), password.clone()));
-                }
-                settings
-            });
+        let registry = self.registry.settings()?;
         let output_format = match format {
             Some(FormatArg::Confluent) => WireFormat::Confluent,
             Some(FormatArg::SingleObject) => WireFormat::SingleObject,

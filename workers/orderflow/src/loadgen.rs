@@ -133,17 +133,7 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<LoadReport> {
         .header_for::<OrderEvent>(&args.topic)
         .await
         .context("preparing the OrderEvent schema")?;
-    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
-        settings.create(&[])?;
-    if !orderflow_runtime::topics::missing_topics(&admin, &[&args.topic])
-        .await?
-        .is_empty()
-    {
-        anyhow::bail!(
-            "topic {} does not exist: create it with `orderflow topics ensure`",
-            args.topic
-        );
-    }
+    orderflow_runtime::topics::require_topic(&settings, &args.topic).await?;
     let producer = producer(&settings)?;
     let limit = args.count.unwrap_or(u64::MAX);
     let stop_at = args.duration.map(|d| Instant::now() + d);

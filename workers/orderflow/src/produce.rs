@@ -9,17 +9,14 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context;
 use orderflow_events::{
     Codec, NotificationRequested, OrderEvent, OrderRiskAssessed, OrderStatusChanged,
     OrderValidation, Record,
 };
-use orderflow_runtime::kafka::{KafkaSettings, Role, Watched};
-use rdkafka::admin::AdminClient;
-use rdkafka::client::DefaultClientContext;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use orderflow_runtime::send;
+use rdkafka::producer::FutureRecord;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
@@ -266,35 +263,6 @@ fn read_input(file: Option<&Path>) -> anyhow::Result<(String, String)> {
     }
 }
 
-/// Fails fast on a missing topic instead of waiting for the delivery timeout.
-async fn require_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = settings.create(&[])?;
-    let missing = orderflow_runtime::topics::missing_topics(&admin, &[topic]).await?;
-    if !missing.is_empty() {
-        anyhow::bail!(
-            "topic {topic} does not exist (create it first, for example with `orderflow topics ensure`)"
-        );
-    }
-    Ok(())
-}
-
-/// An idempotent producer: acks from every in-sync replica, no duplicates on retries.
-/// Watched for a client left without brokers (see [`Watched`]).
-pub fn idempotent_producer(settings: &KafkaSettings) -> anyhow::Result<Watched<FutureProducer>> {
-    let producer: FutureProducer = settings
-        .config_for(
-            Role::Producer,
-            &[
-                ("enable.idempotence", "true"),
-                ("acks", "all"),
-                ("linger.ms", "5"),
-            ],
-        )
-        .create()
-        .context("creating the producer")?;
-    Ok(Watched::new(settings, "producer", producer, |p| p.client()))
-}
-
 /// Runs `orderflow produce`.
 pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     let settings = args.connection.kafka()?;
@@ -307,45 +275,26 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         Ok(records) => records,
         Err(errors) => anyhow::bail!("{source}: {}", rejection(&errors, events.len())),
     };
-    require_topic(&settings, &args.topic).await?;
-    let producer = idempotent_producer(&settings)?;
-    let mut deliveries = Vec::with_capacity(records.len());
-    for record in &records {
-        let delivery = producer
-            .send_result(
-                FutureRecord::to(&args.topic)
-                    .key(&record.key)
-                    .payload(&record.value),
-            )
-            .map_err(|(error, _)| error)
-            .context("producing")?;
-        deliveries.push(delivery);
-    }
-    let mut failed = 0usize;
-    let mut first_error = None;
-    for delivery in deliveries {
-        match delivery.await {
-            Ok(Ok(_)) => {}
-            Ok(Err((error, _))) => {
-                failed += 1;
-                first_error.get_or_insert_with(|| error.to_string());
-            }
-            Err(_) => {
-                failed += 1;
-                first_error.get_or_insert_with(|| "the producer went away".to_owned());
-            }
-        }
-    }
-    let flusher = FutureProducer::clone(&producer);
-    tokio::task::spawn_blocking(move || flusher.flush(Duration::from_secs(30)))
-        .await?
-        .context("waiting for acknowledgements")?;
+    orderflow_runtime::topics::require_topic(&settings, &args.topic).await?;
+    let producer = send::idempotent_producer(&settings)?;
+    let outcomes = send::send_all(
+        &producer,
+        records.iter().map(|record| {
+            FutureRecord::to(&args.topic)
+                .key(&record.key)
+                .payload(&record.value)
+        }),
+    )
+    .await?;
+    let mut failures = outcomes.into_iter().filter_map(Result::err);
+    let first_error = failures.next();
+    let failed = first_error.iter().count() + failures.count();
     if failed > 0 {
         anyhow::bail!(
             "{failed} of {} events to {} were not acknowledged: {}",
             records.len(),
             args.topic,
-            first_error.unwrap_or_default()
+            first_error.map(|e| e.to_string()).unwrap_or_default()
         );
     }
     println!("produced {} events to {}", records.len(), args.topic);

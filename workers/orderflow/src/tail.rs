@@ -14,6 +14,7 @@ use base64::Engine;
 use orderflow_events::{Codec, wire};
 use orderflow_runtime::kafka::{KafkaSettings, Role};
 use orderflow_runtime::kafka_errors::{Next, Stage, classify};
+use orderflow_runtime::topics::describe_topic;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -185,24 +186,9 @@ fn partitions_of(
     consumer: &StreamConsumer<ReaderContext>,
     topic: &str,
 ) -> anyhow::Result<Vec<i32>> {
-    let metadata = consumer
-        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-        .with_context(|| format!("reading the metadata of {topic}"))?;
-    let found = metadata.topics().iter().find(|t| t.name() == topic);
-    match found {
-        Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
-            let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
-            ids.sort_unstable();
-            Ok(ids)
-        }
-        Some(t) if t.error().is_some() => {
-            let code = RDKafkaErrorCode::from(t.error().expect("checked"));
-            if code == RDKafkaErrorCode::UnknownTopicOrPartition {
-                anyhow::bail!("topic {topic} does not exist")
-            }
-            anyhow::bail!("topic {topic} cannot be read: {code}")
-        }
-        _ => anyhow::bail!("topic {topic} does not exist"),
+    match describe_topic(consumer.client(), topic, METADATA_TIMEOUT)? {
+        Some(found) => Ok(found.ids()),
+        None => anyhow::bail!("topic {topic} does not exist"),
     }
 }
 

@@ -6,17 +6,13 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context;
 use orderflow_runtime::kafka::KafkaSettings;
-use orderflow_runtime::kafka_errors::{self, Next, Stage, classify_code};
-use rdkafka::admin::{
-    AdminClient, AdminOptions, ConfigEntry, ConfigSource, NewTopic, ResourceSpecifier,
-    TopicReplication,
-};
+use orderflow_runtime::kafka_errors;
+use orderflow_runtime::topics::{self as runtime_topics, PartitionMetadata, TopicMetadata};
+use rdkafka::admin::{AdminClient, AdminOptions, ConfigEntry, ConfigSource, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::metadata::MetadataTopic;
 
 use crate::cli::{DescribeArgs, EnsureArgs, TopicsCommand};
 use crate::topology::all_topics;
@@ -27,8 +23,6 @@ type Admin = AdminClient<DefaultClientContext>;
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 /// Timeout of the DescribeConfigs request (topic configs are shown when they come).
 const DESCRIBE_CONFIGS_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long newly created topics may take to get partition leaders.
-const LEADER_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs `orderflow topics`.
 pub async fn run(command: TopicsCommand) -> anyhow::Result<()> {
@@ -50,85 +44,8 @@ pub async fn ensure(
 ) -> anyhow::Result<Vec<String>> {
     let admin: Admin = settings.create(&[])?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let missing = orderflow_runtime::topics::missing_topics(&admin, &names).await?;
-    let created = create(&admin, &missing, partitions, replication, configs).await?;
-    wait_for_leaders(&admin, &created, partitions).await;
-    Ok(created)
-}
-
-/// Creates `topics`; returns those this call created (one created meanwhile by someone
-/// else is not among them).
-async fn create(
-    admin: &Admin,
-    topics: &[String],
-    partitions: i32,
-    replication: i32,
-    configs: &[(String, String)],
-) -> anyhow::Result<Vec<String>> {
-    if topics.is_empty() {
-        return Ok(Vec::new());
-    }
-    let new: Vec<NewTopic<'_>> = topics
-        .iter()
-        .map(|topic| {
-            configs.iter().fold(
-                NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)),
-                |new, (key, value)| new.set(key, value),
-            )
-        })
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin
-        .create_topics(&new, &options)
-        .await
-        .context("creating topics")?;
-    let mut created = Vec::new();
-    let mut failures = Vec::new();
-    for result in results {
-        match result {
-            Ok(topic) => created.push(topic),
-            Err((_, code)) if classify_code(code, Stage::Admin) == Next::Ignore => {}
-            Err((topic, code)) => failures.push(format!("{topic}: {code}")),
-        }
-    }
-    if !failures.is_empty() {
-        anyhow::bail!(
-            "creating topics failed ({}){}",
-            failures.join("; "),
-            if created.is_empty() {
-                String::new()
-            } else {
-                format!("; created {}", created.join(", "))
-            }
-        );
-    }
-    Ok(created)
-}
-
-/// Waits (bounded) until the created topics have a leader for every partition, so the
-/// workers started next find them usable.
-async fn wait_for_leaders(admin: &Admin, topics: &[String], partitions: i32) {
-    let deadline = Instant::now() + LEADER_WAIT;
-    for topic in topics {
-        loop {
-            let ready = admin
-                .inner()
-                .fetch_metadata(Some(topic), Duration::from_secs(5))
-                .ok()
-                .and_then(|m| m.topics().iter().find(|t| t.name() == topic).map(Shape::of))
-                .is_some_and(|shape| {
-                    shape.partitions == partitions as usize && shape.leaderless == 0
-                });
-            if ready {
-                break;
-            }
-            if Instant::now() >= deadline {
-                tracing::warn!(topic, "created, but its partitions have no leaders yet");
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    let missing = runtime_topics::missing_topics(&admin, &names).await?;
+    Ok(runtime_topics::create_topics(&admin, &missing, partitions, replication, configs).await?)
 }
 
 /// Partitions and replication of an existing topic.
@@ -143,13 +60,11 @@ pub struct Shape {
 }
 
 impl Shape {
-    fn of(topic: &MetadataTopic) -> Shape {
-        let mut partitions: Vec<_> = topic.partitions().iter().collect();
-        partitions.sort_by_key(|p| p.id());
+    fn of(topic: &TopicMetadata) -> Shape {
         Shape {
-            partitions: partitions.len(),
-            replication: partitions.first().map_or(0, |p| p.replicas().len()),
-            leaderless: partitions.iter().filter(|p| p.leader() < 0).count(),
+            partitions: topic.partitions.len(),
+            replication: topic.replication(),
+            leaderless: topic.leaderless(),
         }
     }
 }
@@ -183,16 +98,9 @@ pub fn ensure_line(
 fn existing_shapes(admin: &Admin, topics: &[String]) -> anyhow::Result<HashMap<String, Shape>> {
     let mut shapes = HashMap::new();
     for topic in topics {
-        let metadata = admin
-            .inner()
-            .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-            .with_context(|| format!("reading the metadata of {topic}"))?;
-        if let Some(found) = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        if let Some(found) = runtime_topics::describe_topic(admin.inner(), topic, METADATA_TIMEOUT)?
         {
-            shapes.insert(topic.clone(), Shape::of(found));
+            shapes.insert(topic.clone(), Shape::of(&found));
         }
     }
     Ok(shapes)
@@ -211,7 +119,7 @@ async fn run_ensure(args: EnsureArgs) -> anyhow::Result<()> {
         .filter(|t| !before.contains_key(*t))
         .cloned()
         .collect();
-    let created = create(
+    let created = runtime_topics::create_topics(
         &admin,
         &missing,
         args.partitions,
@@ -219,7 +127,6 @@ async fn run_ensure(args: EnsureArgs) -> anyhow::Result<()> {
         &args.configs,
     )
     .await?;
-    wait_for_leaders(&admin, &created, args.partitions).await;
     // A topic someone else created between the metadata read and ours exists now.
     let raced: Vec<String> = missing
         .iter()
@@ -235,19 +142,6 @@ async fn run_ensure(args: EnsureArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// What `describe` shows of one partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionRow {
-    /// Partition id.
-    pub id: i32,
-    /// Leader broker id (-1: none).
-    pub leader: i32,
-    /// Replica broker ids.
-    pub replicas: Vec<i32>,
-    /// In-sync replica broker ids.
-    pub isr: Vec<i32>,
 }
 
 /// The topic configs of `describe`.
@@ -285,7 +179,7 @@ pub fn non_default(entries: &[ConfigEntry]) -> Vec<(String, String, &'static str
 }
 
 /// The text `describe` prints for one existing topic.
-pub fn describe_text(topic: &str, rows: &[PartitionRow], configs: &Configs) -> String {
+pub fn describe_text(topic: &str, rows: &[PartitionMetadata], configs: &Configs) -> String {
     let list = |ids: &[i32]| ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
     let replication = rows.first().map_or(0, |r| r.replicas.len());
     let mut text = format!(
@@ -372,32 +266,14 @@ async fn run_describe(args: DescribeArgs) -> anyhow::Result<()> {
     };
     let mut missing = Vec::new();
     for topic in &topics {
-        let metadata = admin
-            .inner()
-            .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-            .with_context(|| format!("reading the metadata of {topic}"))?;
-        let found = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty());
-        let Some(found) = found else {
+        let Some(found) = runtime_topics::describe_topic(admin.inner(), topic, METADATA_TIMEOUT)?
+        else {
             println!("{topic}: missing\n");
             missing.push(topic.clone());
             continue;
         };
-        let mut rows: Vec<PartitionRow> = found
-            .partitions()
-            .iter()
-            .map(|p| PartitionRow {
-                id: p.id(),
-                leader: p.leader(),
-                replicas: p.replicas().to_vec(),
-                isr: p.isr().to_vec(),
-            })
-            .collect();
-        rows.sort_by_key(|r| r.id);
         let configs = topic_configs(&admin, topic).await;
-        println!("{}", describe_text(topic, &rows, &configs));
+        println!("{}", describe_text(topic, &found.partitions, &configs));
     }
     if !missing.is_empty() {
         anyhow::bail!(
@@ -487,13 +363,13 @@ mod tests {
     #[test]
     fn describe_shows_partitions_leaders_and_configs_as_a_table() {
         let rows = vec![
-            PartitionRow {
+            PartitionMetadata {
                 id: 0,
                 leader: 1,
                 replicas: vec![1, 2],
                 isr: vec![1, 2],
             },
-            PartitionRow {
+            PartitionMetadata {
                 id: 1,
                 leader: -1,
                 replicas: vec![2, 1],

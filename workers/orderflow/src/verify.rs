@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use orderflow_events::{Codec, OrderEvent, Payload};
 use orderflow_runtime::dead_letter::header;
 use orderflow_runtime::kafka::{KafkaSettings, keep_bootstrapped, rebootstrap_watch};
+use orderflow_runtime::topics::describe_topic;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaResult;
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Serialize;
@@ -300,7 +300,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// just coming back refuses the first requests, and while a broker's partitions have no
 /// leader (its controller fenced it) a watermark query answers `UnknownPartition`
 /// although the metadata listed the partition.
-fn patiently<T>(mut request: impl FnMut() -> KafkaResult<T>) -> KafkaResult<T> {
+fn patiently<T, E>(mut request: impl FnMut() -> Result<T, E>) -> Result<T, E> {
     let mut attempts = 0;
     loop {
         match request() {
@@ -333,11 +333,8 @@ pub async fn read_all(
     let topic = topic.to_owned();
     let mut rebootstrap = rebootstrap_watch(settings);
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<OwnedMessage>> {
-        let metadata = patiently(|| consumer.fetch_metadata(Some(&topic), TIMEOUT))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .first()
-            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        let partitions = patiently(|| describe_topic(consumer.client(), &topic, TIMEOUT))?
+            .map(|found| found.ids())
             .unwrap_or_default();
         let mut ends = HashMap::new();
         let mut assignment = TopicPartitionList::new();

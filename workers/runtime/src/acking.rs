@@ -18,9 +18,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio::sync::Notify;
 
 use crate::client_call::{CallError, blocking_call};
-use crate::committer::{Committer, Pending};
+use crate::committer::{Committer, Pending, StartCounts, records_within_limits};
 use crate::consumer::ConsumerCallbacks;
-use crate::dead_letter::within_limits;
 use crate::error::RuntimeError;
 use crate::kafka_errors::{Next, Stage, classify};
 use crate::message::Prepared;
@@ -101,11 +100,8 @@ pub(crate) struct AckingCommitter {
     /// Offsets stored with the consumer, by partition.
     stored: HashMap<i32, i64>,
     since_store: usize,
-    /// Checkpoints waiting for their commit: partition, count of starts, who waits.
-    checkpoints: Vec<(i32, u32, tokio::sync::oneshot::Sender<()>)>,
-    /// Partitions whose last commit recorded a count of starts, at which offset: a
-    /// clean revoke or shutdown clears the count (see `crash_loop`).
-    counted: HashMap<i32, i64>,
+    /// Checkpoints waiting for their commit, and counts of starts to clear.
+    counts: StartCounts,
 }
 
 impl AckingCommitter {
@@ -124,8 +120,7 @@ impl AckingCommitter {
             limits,
             stored: HashMap::new(),
             since_store: 0,
-            checkpoints: Vec::new(),
-            counted: HashMap::new(),
+            counts: StartCounts::default(),
         }
     }
 
@@ -261,13 +256,7 @@ impl AckingCommitter {
         };
         self.shared.metrics.offsets_committed(ok);
         if ok {
-            for (partition, offset) in offsets {
-                if starts.contains_key(partition) {
-                    self.counted.insert(*partition, *offset);
-                } else {
-                    self.counted.remove(partition);
-                }
-            }
+            self.counts.committed(offsets, starts);
         }
         ok
     }
@@ -275,8 +264,7 @@ impl AckingCommitter {
     /// Commits each checkpoint's partition once its records are acknowledged, with its
     /// count of starts, and answers whoever waits.
     async fn checkpoint(&mut self) -> Result<(), RuntimeError> {
-        let checkpoints = std::mem::take(&mut self.checkpoints);
-        for (partition, starts, done) in checkpoints {
+        for (partition, checkpoint) in self.counts.take_checkpoints() {
             self.settle(Some(&[partition])).await?;
             self.store(Some(&[partition]));
             let Some(offset) = self.stored.get(&partition).copied() else {
@@ -284,28 +272,13 @@ impl AckingCommitter {
             };
             let offsets = HashMap::from([(partition, offset)]);
             if self
-                .commit_counting(&offsets, &HashMap::from([(partition, starts)]))
+                .commit_counting(&offsets, &HashMap::from([(partition, checkpoint.starts)]))
                 .await
             {
-                let _ = done.send(());
+                let _ = checkpoint.done.send(());
             }
         }
         Ok(())
-    }
-
-    /// Partitions among `only` (all when `None`) whose last commit recorded a count of
-    /// starts, at their committed offset, unless they moved on since.
-    fn counted_positions(
-        &self,
-        only: Option<&[i32]>,
-        finals: &HashMap<i32, i64>,
-    ) -> HashMap<i32, i64> {
-        self.counted
-            .iter()
-            .filter(|(p, _)| only.is_none_or(|list| list.contains(p)))
-            .filter(|(p, _)| !finals.contains_key(p))
-            .map(|(p, o)| (*p, *o))
-            .collect()
     }
 }
 
@@ -315,12 +288,7 @@ impl Committer for AckingCommitter {
             // The partition was lost; its new owner processes the message again.
             return Ok(());
         }
-        let records = std::mem::take(&mut item.records);
-        let records = within_limits(records, &item, &self.limits, |reason| {
-            self.shared
-                .dead_letters
-                .replacing_outputs(&self.shared.metrics, &item.input, reason)
-        });
+        let records = records_within_limits(&mut item, &self.limits, &self.shared);
         self.acks
             .partitions
             .lock()
@@ -358,10 +326,7 @@ impl Committer for AckingCommitter {
                 });
             }
         }
-        if let Some(checkpoint) = item.checkpoint.take() {
-            self.checkpoints
-                .push((item.partition, checkpoint.starts, checkpoint.done));
-        }
+        self.counts.keep_checkpoint(&mut item);
         self.since_store += 1;
         Ok(())
     }
@@ -369,7 +334,7 @@ impl Committer for AckingCommitter {
     fn pending(&self) -> Pending {
         Pending {
             messages: self.since_store,
-            checkpoints: self.checkpoints.len(),
+            checkpoints: self.counts.checkpoints(),
         }
     }
 
@@ -389,13 +354,11 @@ impl Committer for AckingCommitter {
                 .filter_map(|p| self.stored.get(p).map(|o| (*p, *o)))
                 .collect();
             finals.extend(stored);
-            let counted = self.counted_positions(Some(partitions), &finals);
+            let counted = self.counts.to_clear(Some(partitions), &finals);
             finals.extend(counted);
             self.commit_sync(&finals).await;
         }
-        for partition in partitions {
-            self.counted.remove(partition);
-        }
+        self.counts.forget(partitions);
         let mut tracked = self.acks.partitions.lock().expect("acks");
         for partition in partitions {
             tracked.remove(partition);
@@ -415,7 +378,7 @@ impl Committer for AckingCommitter {
         self.checkpoint().await?;
         self.store(None);
         let mut finals = self.stored.clone();
-        let counted = self.counted_positions(None, &finals);
+        let counted = self.counts.to_clear(None, &finals);
         finals.extend(counted);
         self.commit_sync(&finals).await;
         Ok(())

@@ -18,15 +18,19 @@
 //!   rewind's and the assignment's parts in `rewind::state` and `rebalance::slot`).
 //! - `partition`: one task per partition, retries, dead letters, the safety valve;
 //!   `crash_loop`: records that kill the process, set aside across restarts.
-//! - `committer`: the commit policy and the loop that applies it; `transaction`,
-//!   `acking`: exactly-once transactions and at-least-once offset tracking
-//!   ([`offsets`], with the partition lists to commit).
-//! - `producer`: sending records and reading delivery reports.
+//! - `committer`: the commit policy and the loop that applies it, and the crash-loop
+//!   counts both committers commit and clear (`committer::start_counts`);
+//!   `transaction`, `acking`: exactly-once transactions and at-least-once offset
+//!   tracking ([`offsets`], with the partition lists to commit).
+//! - `producer`: sending records and reading delivery reports; [`send`]: the
+//!   idempotent producer of tools and sending a set of records to the last
+//!   acknowledgement.
 //! - [`dead_letter`]: the dead-letter record, its provenance headers, and the letter
 //!   that replaces an output the broker refuses.
-//! - [`config`], [`kafka`]: flags, validation, and the one place settings become
-//!   librdkafka properties (`clients` adds the worker's own); [`security`]: security
-//!   settings that cannot work.
+//! - [`config`], [`kafka`]: flags (`config::args`), validation, and the one place
+//!   settings become librdkafka properties (`clients` adds the worker's own);
+//!   [`security`]: security settings that cannot work; [`topics`]: the topics a
+//!   worker needs, a topic's metadata, creating topics, the record size each accepts.
 //! - [`metrics`], [`http`], [`telemetry`]: Prometheus, health endpoints, logs, trace
 //!   context.
 //! - [`worker`]: a worker binary's whole `main`.
@@ -58,6 +62,7 @@ mod rebalance;
 mod retry;
 mod rewind;
 pub mod security;
+pub mod send;
 mod shared;
 pub mod telemetry;
 pub mod topics;

@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{Client, ClientContext, DefaultClientContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
 
 use crate::error::RuntimeError;
@@ -97,7 +98,7 @@ pub async fn prepare(
                 missing.join(", ")
             )));
         }
-        create_topics(&admin, &missing, DEV_PARTITIONS, 1).await?;
+        create_topics(&admin, &missing, DEV_PARTITIONS, 1, &[]).await?;
     }
     let client_limit = settings
         .passthrough
@@ -167,6 +168,106 @@ pub fn single_replica(replication: &HashMap<String, usize>, topics: &[&str]) -> 
         .collect()
 }
 
+/// Timeout of one metadata request.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long newly created topics may take to get partition leaders.
+const LEADER_WAIT: Duration = Duration::from_secs(30);
+
+/// One partition of a topic, as the cluster's metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionMetadata {
+    /// Partition id.
+    pub id: i32,
+    /// Leader broker id; -1 while the partition has none.
+    pub leader: i32,
+    /// Replica broker ids.
+    pub replicas: Vec<i32>,
+    /// In-sync replica broker ids.
+    pub isr: Vec<i32>,
+}
+
+/// An existing topic: its partitions, sorted by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMetadata {
+    /// Topic name.
+    pub name: String,
+    /// Its partitions, sorted by id (never empty).
+    pub partitions: Vec<PartitionMetadata>,
+}
+
+impl TopicMetadata {
+    /// The topic `topic` in `metadata`, when it is usable: known, without error, with
+    /// partitions.
+    pub fn find(metadata: &Metadata, topic: &str) -> Option<TopicMetadata> {
+        let found = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())?;
+        let mut partitions: Vec<PartitionMetadata> = found
+            .partitions()
+            .iter()
+            .map(|p| PartitionMetadata {
+                id: p.id(),
+                leader: p.leader(),
+                replicas: p.replicas().to_vec(),
+                isr: p.isr().to_vec(),
+            })
+            .collect();
+        partitions.sort_by_key(|p| p.id);
+        Some(TopicMetadata {
+            name: topic.to_owned(),
+            partitions,
+        })
+    }
+
+    /// The partition ids, ascending.
+    pub fn ids(&self) -> Vec<i32> {
+        self.partitions.iter().map(|p| p.id).collect()
+    }
+
+    /// Replicas of the first partition (Kafka gives every partition of a topic created
+    /// with a replication factor that many).
+    pub fn replication(&self) -> usize {
+        self.partitions.first().map_or(0, |p| p.replicas.len())
+    }
+
+    /// Partitions without a leader.
+    pub fn leaderless(&self) -> usize {
+        self.partitions.iter().filter(|p| p.leader < 0).count()
+    }
+}
+
+/// The metadata of `topic` (one blocking metadata request of `client`); `None` when the
+/// cluster does not have it. A topic-level error other than "unknown topic" (no
+/// permission to describe it, most often) is an error that names the topic and the code.
+pub fn describe_topic<C: ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Option<TopicMetadata>, RuntimeError> {
+    let metadata = client
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|e| RuntimeError::kafka(format!("reading the metadata of topic {topic}"), e))?;
+    if let Some(found) = TopicMetadata::find(&metadata, topic) {
+        return Ok(Some(found));
+    }
+    let code = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .and_then(|t| t.error())
+        .map(RDKafkaErrorCode::from);
+    match code {
+        Some(code) if code != RDKafkaErrorCode::UnknownTopicOrPartition => {
+            Err(RuntimeError::kafka(
+                format!("topic {topic} cannot be described"),
+                KafkaError::MetadataFetch(code),
+            ))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The topics of `topics` the cluster does not have.
 pub async fn missing_topics(
     admin: &AdminClient<DefaultClientContext>,
@@ -174,49 +275,105 @@ pub async fn missing_topics(
 ) -> Result<Vec<String>, RuntimeError> {
     let mut missing = Vec::new();
     for topic in topics {
-        let metadata = admin
-            .inner()
-            .fetch_metadata(Some(topic), Duration::from_secs(30))
-            .map_err(|e| RuntimeError::kafka(format!("reading metadata of topic {topic}"), e))?;
-        let found = metadata
-            .topics()
-            .iter()
-            .any(|t| t.name() == *topic && t.error().is_none() && !t.partitions().is_empty());
-        if !found {
+        if describe_topic(admin.inner(), topic, METADATA_TIMEOUT)?.is_none() {
             missing.push((*topic).to_owned());
         }
     }
     Ok(missing)
 }
 
-/// Creates `topics`; topics that already exist are fine.
+/// Fails fast when `topic` is missing, rather than after the producer's delivery
+/// timeout: the error says how to create it.
+pub async fn require_topic(settings: &KafkaSettings, topic: &str) -> Result<(), RuntimeError> {
+    let admin: AdminClient<DefaultClientContext> = settings.create(&[])?;
+    if missing_topics(&admin, &[topic]).await?.is_empty() {
+        return Ok(());
+    }
+    Err(RuntimeError::Config(format!(
+        "topic {topic} does not exist: create it first, for example with `orderflow topics \
+         ensure`"
+    )))
+}
+
+/// Creates `topics` with `partitions`, `replication` and the topic `configs`, then
+/// waits (bounded) until their partitions have leaders, so the clients started next
+/// find them usable. Returns the topics this call created: one that exists already, or
+/// that someone else created meanwhile, is fine and not among them.
 pub async fn create_topics(
     admin: &AdminClient<DefaultClientContext>,
     topics: &[String],
     partitions: i32,
     replication: i32,
-) -> Result<(), RuntimeError> {
+    configs: &[(String, String)],
+) -> Result<Vec<String>, RuntimeError> {
+    if topics.is_empty() {
+        return Ok(Vec::new());
+    }
     let new: Vec<_> = topics
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
+        .map(|topic| {
+            configs.iter().fold(
+                NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)),
+                |new, (key, value)| new.set(key, value),
+            )
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin
         .create_topics(&new, &options)
         .await
         .map_err(|e| RuntimeError::kafka("creating topics", e))?;
+    let mut created = Vec::new();
+    let mut failures = Vec::new();
     for result in results {
         match result {
-            Ok(topic) => tracing::info!(topic, partitions, replication, "topic created"),
-            Err((_, code)) if classify_code(code, Stage::Admin) == Next::Ignore => {}
-            Err((topic, code)) => {
-                return Err(RuntimeError::Config(format!(
-                    "creating topic {topic} failed: {code}"
-                )));
+            Ok(topic) => {
+                tracing::info!(topic, partitions, replication, "topic created");
+                created.push(topic);
             }
+            Err((_, code)) if classify_code(code, Stage::Admin) == Next::Ignore => {}
+            Err((topic, code)) => failures.push(format!("{topic}: {code}")),
         }
     }
-    Ok(())
+    if !failures.is_empty() {
+        let created = if created.is_empty() {
+            String::new()
+        } else {
+            format!("; created {}", created.join(", "))
+        };
+        return Err(RuntimeError::Config(format!(
+            "creating topics failed ({}){created}",
+            failures.join("; ")
+        )));
+    }
+    wait_for_leaders(admin, &created, partitions).await;
+    Ok(created)
+}
+
+/// Waits (at most [`LEADER_WAIT`] in all) until each of `topics` has `partitions`
+/// partitions, each with a leader; a topic still without them is logged.
+async fn wait_for_leaders(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[String],
+    partitions: i32,
+) {
+    let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+    for topic in topics {
+        loop {
+            let ready = describe_topic(admin.inner(), topic, Duration::from_secs(5))
+                .ok()
+                .flatten()
+                .is_some_and(|t| t.partitions.len() == partitions as usize && t.leaderless() == 0);
+            if ready {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(topic, "created, but its partitions have no leaders yet");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// `max.message.bytes` of each topic, as far as the cluster tells. Best effort: without

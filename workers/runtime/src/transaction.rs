@@ -30,9 +30,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
 
 use crate::client_call::{CallError, blocking_call};
-use crate::committer::{Committer, Pending};
+use crate::committer::{Committer, Pending, StartCounts, records_within_limits};
 use crate::consumer::ConsumerCallbacks;
-use crate::dead_letter::within_limits;
 use crate::error::RuntimeError;
 use crate::kafka_errors::{Next, Stage, classify, classify_code};
 use crate::message::Prepared;
@@ -73,11 +72,8 @@ pub(crate) struct TransactionalCommitter {
     records: u64,
     timestamps: Vec<i64>,
     consecutive_aborts: u32,
-    /// Checkpoints in the open transaction: partition, count of starts, who waits.
-    checkpoints: Vec<(i32, u32, tokio::sync::oneshot::Sender<()>)>,
-    /// Partitions whose last commit recorded a count of starts, at which offset: a
-    /// clean revoke or shutdown clears the count (see `crash_loop`).
-    counted: HashMap<i32, i64>,
+    /// Checkpoints in the open transaction, and counts of starts to clear.
+    counts: StartCounts,
 }
 
 impl TransactionalCommitter {
@@ -104,8 +100,7 @@ impl TransactionalCommitter {
             records: 0,
             timestamps: Vec::new(),
             consecutive_aborts: 0,
-            checkpoints: Vec::new(),
-            counted: HashMap::new(),
+            counts: StartCounts::default(),
         }
     }
 
@@ -197,20 +192,14 @@ impl TransactionalCommitter {
         self.messages = 0;
         self.records = 0;
         self.timestamps.clear();
-        // Dropped unanswered when the transaction aborted: the waiters go on uncounted.
-        self.checkpoints.clear();
+        // Dropped unanswered when the transaction aborted.
+        self.counts.drop_checkpoints();
     }
 
     /// Commits the positions of `partitions` whose last commit recorded a count of
     /// starts, without it: a clean revoke or shutdown is no crash.
     async fn clear_counts(&mut self, partitions: Option<&[i32]>) -> Result<(), RuntimeError> {
-        let clear: Vec<(i32, i64)> = self
-            .counted
-            .iter()
-            .filter(|(p, _)| partitions.is_none_or(|list| list.contains(p)))
-            .filter(|(p, _)| !self.offsets.contains_key(p))
-            .map(|(p, o)| (*p, *o))
-            .collect();
+        let clear = self.counts.to_clear(partitions, &self.offsets);
         if clear.is_empty() {
             return Ok(());
         }
@@ -265,12 +254,7 @@ impl Committer for TransactionalCommitter {
         if !self.open && !self.begin().await? {
             return Ok(());
         }
-        let records = std::mem::take(&mut item.records);
-        let records = within_limits(records, &item, &self.limits, |reason| {
-            self.shared
-                .dead_letters
-                .replacing_outputs(&self.shared.metrics, &item.input, reason)
-        });
+        let records = records_within_limits(&mut item, &self.limits, &self.shared);
         for record in &records {
             let tag = Box::new(Tag::Transaction {
                 transaction: self.transaction,
@@ -298,10 +282,7 @@ impl Committer for TransactionalCommitter {
             }
         }
         self.offsets.insert(item.partition, item.offset + 1);
-        if let Some(checkpoint) = item.checkpoint.take() {
-            self.checkpoints
-                .push((item.partition, checkpoint.starts, checkpoint.done));
-        }
+        self.counts.keep_checkpoint(&mut item);
         self.messages += 1;
         self.records += records.len() as u64;
         if let Some(timestamp) = item.timestamp {
@@ -313,7 +294,7 @@ impl Committer for TransactionalCommitter {
     fn pending(&self) -> Pending {
         Pending {
             messages: self.messages,
-            checkpoints: self.checkpoints.len(),
+            checkpoints: self.counts.checkpoints(),
         }
     }
 
@@ -336,11 +317,7 @@ impl Committer for TransactionalCommitter {
                 .abort_and_rewind("the consumer has no group metadata".into())
                 .await;
         };
-        let starts: HashMap<i32, u32> = self
-            .checkpoints
-            .iter()
-            .map(|(partition, starts, _)| (*partition, *starts))
-            .collect();
+        let starts = self.counts.checkpoint_starts();
         let offsets = offsets_list_counting(&self.shared.input_topic, &self.offsets, &starts);
         let producer = self.producer.clone();
         let timeout = self.shared.config.transaction_timeout;
@@ -383,16 +360,8 @@ impl Committer for TransactionalCommitter {
                     .metrics
                     .delivered(self.records, &self.timestamps);
                 self.consecutive_aborts = 0;
-                for (partition, offset) in &self.offsets {
-                    if starts.contains_key(partition) {
-                        self.counted.insert(*partition, *offset);
-                    } else {
-                        self.counted.remove(partition);
-                    }
-                }
-                for (_, _, done) in self.checkpoints.drain(..) {
-                    let _ = done.send(());
-                }
+                self.counts.committed(&self.offsets, &starts);
+                self.counts.answer_checkpoints();
                 self.reset();
                 Ok(())
             }
@@ -412,9 +381,7 @@ impl Committer for TransactionalCommitter {
         if lost {
             // Another member owns them: their counts stay (a lost assignment is as good
             // as a crash to the next owner).
-            for partition in partitions {
-                self.counted.remove(partition);
-            }
+            self.counts.forget(partitions);
             // The partitions belong to another member now: nothing of this transaction
             // may commit. With no transaction open, results of the lost partitions may
             // still wait in the queue (their tasks are aborted, not drained): the
@@ -429,9 +396,7 @@ impl Committer for TransactionalCommitter {
         }
         self.clear_counts(Some(partitions)).await?;
         self.commit().await?;
-        for partition in partitions {
-            self.counted.remove(partition);
-        }
+        self.counts.forget(partitions);
         Ok(())
     }
 

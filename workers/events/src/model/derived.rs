@@ -9,24 +9,48 @@ use uuid::Uuid;
 /// Namespace of derived event ids (UUIDv5).
 const DERIVED_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f72_6465_7266_6c6f_7700_4445_5249_5645);
 
-/// The fields every derived event carries, computed from the source event.
-///
-/// `event_id` is a UUIDv5 of the worker name, the source event id and the output's
-/// index, so a retried or replayed input yields byte-identical ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lineage {
-    /// Deterministic id of the derived event.
-    pub event_id: String,
-    /// `event_id` of the source event.
-    pub causation_id: String,
-    /// The order.
-    pub order_id: String,
-    /// When the worker produced the event, epoch milliseconds.
-    pub produced_at: i64,
-    /// Producing worker's name.
-    pub worker: String,
-    /// Producing worker's version.
-    pub worker_version: String,
+/// Declares a struct whose first fields are the lineage fields every derived event
+/// carries (`event_id`, `causation_id`, `order_id`, `produced_at`, `worker`,
+/// `worker_version`, in the order of every derived `.avsc`), then its own fields: the
+/// [`Lineage`] itself, and each derived event. The Avro records are flat, so the lineage
+/// cannot be a nested field without changing every schema; declared here once, the
+/// fields stay in step with [`derived_event!`], which moves them from the lineage into
+/// the event.
+macro_rules! with_lineage_fields {
+    // Token trees, not `ty` or `meta` fragments: the `AvroSchema` derive does not read
+    // a type wrapped as a macro fragment.
+    (
+        $(#[$($attribute:tt)*])*
+        pub struct $name:ident {
+            $($fields:tt)*
+        }
+    ) => {
+        $(#[$($attribute)*])*
+        pub struct $name {
+            /// Deterministic id of the derived event.
+            pub event_id: String,
+            /// `event_id` of the source event.
+            pub causation_id: String,
+            /// The order.
+            pub order_id: String,
+            /// When the worker produced the event, epoch milliseconds.
+            pub produced_at: i64,
+            /// Producing worker's name.
+            pub worker: String,
+            /// Producing worker's version.
+            pub worker_version: String,
+            $($fields)*
+        }
+    };
+}
+
+with_lineage_fields! {
+    /// The fields every derived event carries, computed from the source event.
+    ///
+    /// `event_id` is a UUIDv5 of the worker name, the source event id and the output's
+    /// index, so a retried or replayed input yields byte-identical ids.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Lineage {}
 }
 
 impl Lineage {
@@ -48,9 +72,7 @@ impl Lineage {
             worker_version: worker_version.to_owned(),
         }
     }
-}
 
-impl Lineage {
     /// Lineage of output number `index` derived from the order event `source` by
     /// `worker`.
     pub fn of(
@@ -109,26 +131,16 @@ pub fn derived_event_id(worker: &str, source_event_id: &str, index: usize) -> Uu
     Uuid::new_v5(&DERIVED_ID_NAMESPACE, name.as_bytes())
 }
 
-/// Outcome of validating an `OrderPlaced` event (`orders.validation`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
-#[avro(namespace = "io.orderflow.events")]
-pub struct OrderValidation {
-    /// Deterministic id of this event.
-    pub event_id: String,
-    /// `event_id` of the source event.
-    pub causation_id: String,
-    /// The order.
-    pub order_id: String,
-    /// When the worker produced it, epoch milliseconds.
-    pub produced_at: i64,
-    /// Producing worker.
-    pub worker: String,
-    /// Producing worker's version.
-    pub worker_version: String,
-    /// The customer who owns the order.
-    pub customer_id: String,
-    /// Validated or rejected.
-    pub result: ValidationResult,
+with_lineage_fields! {
+    /// Outcome of validating an `OrderPlaced` event (`orders.validation`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+    #[avro(namespace = "io.orderflow.events")]
+    pub struct OrderValidation {
+        /// The customer who owns the order.
+        pub customer_id: String,
+        /// Validated or rejected.
+        pub result: ValidationResult,
+    }
 }
 
 /// `OrderValidated` or `OrderRejected`.
@@ -173,28 +185,18 @@ pub struct RejectionReason {
     pub message: String,
 }
 
-/// The order moved to a new lifecycle status (`orders.status`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
-#[avro(namespace = "io.orderflow.events")]
-pub struct OrderStatusChanged {
-    /// Deterministic id of this event.
-    pub event_id: String,
-    /// `event_id` of the source event.
-    pub causation_id: String,
-    /// The order.
-    pub order_id: String,
-    /// When the worker produced it, epoch milliseconds.
-    pub produced_at: i64,
-    /// Producing worker.
-    pub worker: String,
-    /// Producing worker's version.
-    pub worker_version: String,
-    /// The customer who owns the order.
-    pub customer_id: String,
-    /// The status the order moved to.
-    pub status: OrderStatus,
-    /// When the source event happened, epoch milliseconds.
-    pub occurred_at: i64,
+with_lineage_fields! {
+    /// The order moved to a new lifecycle status (`orders.status`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+    #[avro(namespace = "io.orderflow.events")]
+    pub struct OrderStatusChanged {
+        /// The customer who owns the order.
+        pub customer_id: String,
+        /// The status the order moved to.
+        pub status: OrderStatus,
+        /// When the source event happened, epoch milliseconds.
+        pub occurred_at: i64,
+    }
 }
 
 /// Lifecycle status of an order.
@@ -218,33 +220,23 @@ pub enum OrderStatus {
     Unknown,
 }
 
-/// A message should be sent to the customer (`notifications.requested`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
-#[avro(namespace = "io.orderflow.events")]
-pub struct NotificationRequested {
-    /// Deterministic id of this event.
-    pub event_id: String,
-    /// `event_id` of the source event.
-    pub causation_id: String,
-    /// The order.
-    pub order_id: String,
-    /// When the worker produced it, epoch milliseconds.
-    pub produced_at: i64,
-    /// Producing worker.
-    pub worker: String,
-    /// Producing worker's version.
-    pub worker_version: String,
-    /// The customer to notify.
-    pub customer_id: String,
-    /// Delivery channel.
-    pub channel: NotificationChannel,
-    /// Address for the channel, when known.
-    pub recipient: Option<String>,
-    /// Template name.
-    pub template: String,
-    /// Template parameters.
-    #[serde(serialize_with = "sorted")]
-    pub parameters: HashMap<String, String>,
+with_lineage_fields! {
+    /// A message should be sent to the customer (`notifications.requested`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+    #[avro(namespace = "io.orderflow.events")]
+    pub struct NotificationRequested {
+        /// The customer to notify.
+        pub customer_id: String,
+        /// Delivery channel.
+        pub channel: NotificationChannel,
+        /// Address for the channel, when known.
+        pub recipient: Option<String>,
+        /// Template name.
+        pub template: String,
+        /// Template parameters.
+        #[serde(serialize_with = "sorted")]
+        pub parameters: HashMap<String, String>,
+    }
 }
 
 /// How to reach the customer.
@@ -262,30 +254,20 @@ pub enum NotificationChannel {
     Unknown,
 }
 
-/// Fraud-risk assessment of an `OrderPlaced` event (`orders.risk`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
-#[avro(namespace = "io.orderflow.events")]
-pub struct OrderRiskAssessed {
-    /// Deterministic id of this event.
-    pub event_id: String,
-    /// `event_id` of the source event.
-    pub causation_id: String,
-    /// The order.
-    pub order_id: String,
-    /// When the worker produced it, epoch milliseconds.
-    pub produced_at: i64,
-    /// Producing worker.
-    pub worker: String,
-    /// Producing worker's version.
-    pub worker_version: String,
-    /// The customer who owns the order.
-    pub customer_id: String,
-    /// Risk score from 0 to 100.
-    pub score: i32,
-    /// What to do with the order.
-    pub decision: RiskDecision,
-    /// Signals that fired, in rule order.
-    pub signals: Vec<RiskSignal>,
+with_lineage_fields! {
+    /// Fraud-risk assessment of an `OrderPlaced` event (`orders.risk`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, AvroSchema)]
+    #[avro(namespace = "io.orderflow.events")]
+    pub struct OrderRiskAssessed {
+        /// The customer who owns the order.
+        pub customer_id: String,
+        /// Risk score from 0 to 100.
+        pub score: i32,
+        /// What to do with the order.
+        pub decision: RiskDecision,
+        /// Signals that fired, in rule order.
+        pub signals: Vec<RiskSignal>,
+    }
 }
 
 /// What to do with an order, by risk score.
