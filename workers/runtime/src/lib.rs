@@ -21,13 +21,15 @@
 //! - `committer`: the commit policy and the loop that applies it, and the crash-loop
 //!   counts both committers commit and clear (`committer::start_counts`);
 //!   `transaction`, `acking`: exactly-once transactions and at-least-once offset
-//!   tracking ([`offsets`], with the partition lists to commit).
+//!   tracking ([`offsets`], with the partition lists to commit); `client_call`: a
+//!   blocking client call retried by the error table within a time budget.
 //! - `producer`: sending records and reading delivery reports; [`send`]: the
 //!   idempotent producer of tools and sending a set of records to the last
 //!   acknowledgement.
 //! - [`dead_letter`]: the dead-letter record, its provenance headers, and the letter
 //!   that replaces an output the broker refuses.
-//! - [`config`], [`kafka`]: flags (`config::args`), validation, and the one place
+//! - [`config`], [`kafka`]: flags (`config::args`; the connection flags every worker
+//!   and command shares in `config::connection`), validation, and the one place
 //!   settings become librdkafka properties (`clients` adds the worker's own);
 //!   [`security`]: security settings that cannot work; [`topics`]: the topics a
 //!   worker needs, a topic's metadata, creating topics, the record size each accepts.
