@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
             match runtime.block_on(run(command)) {
                 Ok(()) => 0,
                 Err(error) => {
-                    eprintln!("orderflow: {error:#}");
+                    eprintln!("orderflow: {}", error_text(&error));
                     1
                 }
             }
@@ -68,6 +68,20 @@ pub fn main() -> ExitCode {
     };
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     std::process::exit(code)
+}
+
+/// The error and its causes, as `{:#}` shows them, without a cause the message before
+/// already ends with (an error that shows its source and also returns it as `source()`).
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
@@ -109,4 +123,22 @@ async fn passthrough(
     let _ = stop.send(());
     let _ = server.await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_shows_is_printed_once() {
+        let kafka = rdkafka::error::KafkaError::Flush(rdkafka::types::RDKafkaErrorCode::QueueFull);
+        let error: anyhow::Error =
+            orderflow_runtime::RuntimeError::kafka("producing", kafka).into();
+        let error = error.context("replaying");
+        let text = error_text(&error);
+        assert_eq!(text.matches("Queue full").count(), 1, "{text}");
+        assert!(text.starts_with("replaying: producing: "), "{text}");
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_text(&plain), "outer: inner");
+    }
 }

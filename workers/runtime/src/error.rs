@@ -108,6 +108,10 @@ pub enum RuntimeError {
     /// `--max-failure-ratio`).
     #[error("{0}")]
     SafetyValve(String),
+    /// A topic is missing, denied, or could not be created; the message names it and
+    /// says what to do.
+    #[error("{0}")]
+    Topic(String),
     /// The output schema could not be prepared (registered, or found registered).
     #[error("cannot prepare the output schema: {0}")]
     Schema(String),

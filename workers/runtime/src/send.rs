@@ -74,10 +74,9 @@ where
             Err(_) => Err(NotWritten::Dropped),
         });
     }
-    let flusher = producer.clone();
-    tokio::task::spawn_blocking(move || flusher.flush(FLUSH_TIMEOUT))
-        .await
-        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))
+    // Every record is acknowledged by now: the flush has nothing left to wait for.
+    producer
+        .flush(FLUSH_TIMEOUT)
         .map_err(|e| RuntimeError::kafka("waiting for acknowledgements", e))?;
     Ok(outcomes)
 }

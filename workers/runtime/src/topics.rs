@@ -1,17 +1,19 @@
-//! Topics a worker needs: checked at start (a missing one is named), created with
-//! `--create-topics` for development, and the record size each accepts.
+//! Topics: the ones a worker needs, checked at start (a missing one is named) and
+//! created with `--create-topics` for development; the record size each accepts; and
+//! for the CLI's commands as well, one topic's metadata ([`describe_topic`]) and
+//! creating topics ([`create_topics`]).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::{Client, ClientContext, DefaultClientContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::Metadata;
 
 use crate::error::RuntimeError;
 use crate::kafka::KafkaSettings;
-use crate::kafka_errors::{Next, Stage, classify_code};
+use crate::kafka_errors::{Next, Stage, classify_code, is_denied};
 use crate::message::OutputRecord;
 
 /// Kafka's default `max.message.bytes` of a topic.
@@ -238,8 +240,9 @@ impl TopicMetadata {
 }
 
 /// The metadata of `topic` (one blocking metadata request of `client`); `None` when the
-/// cluster does not have it. A topic-level error other than "unknown topic" (no
-/// permission to describe it, most often) is an error that names the topic and the code.
+/// cluster does not have it usable (unknown, being created, without partitions). Being
+/// denied the topic is an error that names it and the code: "missing" would send the
+/// user to create a topic that exists.
 pub fn describe_topic<C: ClientContext>(
     client: &Client<C>,
     topic: &str,
@@ -247,7 +250,7 @@ pub fn describe_topic<C: ClientContext>(
 ) -> Result<Option<TopicMetadata>, RuntimeError> {
     let metadata = client
         .fetch_metadata(Some(topic), timeout)
-        .map_err(|e| RuntimeError::kafka(format!("reading the metadata of topic {topic}"), e))?;
+        .map_err(|e| RuntimeError::kafka(format!("reading the metadata of {topic}"), e))?;
     if let Some(found) = TopicMetadata::find(&metadata, topic) {
         return Ok(Some(found));
     }
@@ -258,12 +261,9 @@ pub fn describe_topic<C: ClientContext>(
         .and_then(|t| t.error())
         .map(RDKafkaErrorCode::from);
     match code {
-        Some(code) if code != RDKafkaErrorCode::UnknownTopicOrPartition => {
-            Err(RuntimeError::kafka(
-                format!("topic {topic} cannot be described"),
-                KafkaError::MetadataFetch(code),
-            ))
-        }
+        Some(code) if is_denied(code) => Err(RuntimeError::Topic(format!(
+            "topic {topic} cannot be read: {code}"
+        ))),
         _ => Ok(None),
     }
 }
@@ -289,7 +289,7 @@ pub async fn require_topic(settings: &KafkaSettings, topic: &str) -> Result<(), 
     if missing_topics(&admin, &[topic]).await?.is_empty() {
         return Ok(());
     }
-    Err(RuntimeError::Config(format!(
+    Err(RuntimeError::Topic(format!(
         "topic {topic} does not exist: create it first, for example with `orderflow topics \
          ensure`"
     )))
@@ -341,7 +341,7 @@ pub async fn create_topics(
         } else {
             format!("; created {}", created.join(", "))
         };
-        return Err(RuntimeError::Config(format!(
+        return Err(RuntimeError::Topic(format!(
             "creating topics failed ({}){created}",
             failures.join("; ")
         )));
