@@ -9,7 +9,7 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::{Client, ClientContext, DefaultClientContext};
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::metadata::Metadata;
+use rdkafka::metadata::{Metadata, MetadataTopic};
 
 use crate::error::RuntimeError;
 use crate::kafka::KafkaSettings;
@@ -128,12 +128,17 @@ pub async fn prepare(
     })
 }
 
+/// Whether a topic of a metadata answer is usable: known, without error, with partitions.
+fn usable(topic: &MetadataTopic) -> bool {
+    topic.error().is_none() && !topic.partitions().is_empty()
+}
+
 /// The topics in `metadata` that are usable: known, without error, with partitions.
 pub fn existing(metadata: &Metadata) -> HashSet<String> {
     metadata
         .topics()
         .iter()
-        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .filter(|t| usable(t))
         .map(|t| t.name().to_owned())
         .collect()
 }
@@ -143,7 +148,7 @@ pub fn replication(metadata: &Metadata) -> HashMap<String, usize> {
     metadata
         .topics()
         .iter()
-        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .filter(|t| usable(t))
         .map(|t| {
             let fewest = t.partitions().iter().map(|p| p.replicas().len()).min();
             (t.name().to_owned(), fewest.unwrap_or(0))
@@ -204,7 +209,7 @@ impl TopicMetadata {
         let found = metadata
             .topics()
             .iter()
-            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())?;
+            .find(|t| t.name() == topic && usable(t))?;
         let mut partitions: Vec<PartitionMetadata> = found
             .partitions()
             .iter()
