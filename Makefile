@@ -8,7 +8,7 @@ SCENARIO ?= broker
 N ?= 10
 LOAD ?= 2
 
-.PHONY: help run test lint fmt deps build schema-check helm-check k8s-check fuzz e2e bench bench-micro chaos chaos-repeat \
+.PHONY: help run test lint fmt deps build schema-check helm-check k8s-check fuzz e2e bench bench-micro profile chaos chaos-repeat \
 	kafka-up kafka-down kafka-cluster kafka-logs registry-up registry-down \
 	test-containers image docker-up docker-down
 
@@ -61,6 +61,9 @@ fuzz: ## fuzz the decoder for FUZZ_SECONDS (default 600)
 
 bench: deps ## throughput, CPU, memory and latency: passthrough vs workers vs Kafka Streams
 	bash scripts/bench.sh
+
+profile: deps ## callgrind profiles of the bare client loop and order-status at steady state
+	bash scripts/profile.sh
 
 bench-micro: ## Criterion: codec and each worker's function
 	$(CARGO) bench --locked -p orderflow-events --features registry-double --bench codec

@@ -4,7 +4,10 @@ On a local Apache Kafka broker, an input topic with 4 partitions is pre-loaded w
 order events by `orderflow loadgen` before anything is measured. Then, interleaved in
 rounds, each variant drains it from the beginning:
 
-  P   `orderflow passthrough`: the worker runtime copying bytes (the ceiling)
+  R   `kafka-floor` (bench/floor): the bare client loop, consume then produce the same
+      record with the same guarantee; the floor every other variant is measured against
+  P   `orderflow passthrough`: the worker runtime copying bytes
+  S   `order-status`: decode, one status event per input, encode
   W   `order-validator`: decode, validate, encode
   KS  the same validation in Kafka Streams (bench/ks)
 
@@ -12,7 +15,8 @@ each at-least-once and exactly-once (100 ms commits). Measured per run: drain
 throughput, CPU seconds per event of the worker process (utime + stime), steady and
 peak RSS, time from start to the first output, and the broker's CPU. Then, at fixed
 input rates, end-to-end latency from the producer's timestamp header to a
-read_committed reader, in an HDR histogram.
+read_committed reader, in an HDR histogram. With --scale, S drains the same events from
+inputs of more partitions (CPU per event and steady RSS against the partition count).
 
 Results: bench/results/latest.json (with provenance), latest.md (tables and ratios)
 and latest.png.
@@ -40,7 +44,8 @@ RELEASE = os.path.join(REPO, "target", "release")
 KS_CLASSPATH = os.path.join(REPO, "bench/ks/target/classes") + ":" + os.path.join(REPO, "bench/ks/target/lib/*")
 TICKS = os.sysconf("SC_CLK_TCK")
 PRODUCED_AT = "orderflow.produced-at-us"
-VARIANTS = ["P", "W", "KS"]
+VARIANTS = ["R", "P", "S", "W", "KS"]
+BINARIES = {"R": "kafka-floor", "P": "orderflow", "S": "order-status", "W": "order-validator"}
 GUARANTEES = ["at-least-once", "exactly-once"]
 
 
@@ -117,11 +122,14 @@ def command(variant, guarantee, kafka, input_topic, output, dlq, group):
             "--commit-interval-ms", "100", "--threads", "2", "--schemas-dir", os.path.join(REPO, "schemas"),
             "--state-dir", os.path.join(REPO, ".cache", "bench-ks-state", group),
         ]
-    binary = os.path.join(RELEASE, "orderflow") if variant == "P" else os.path.join(RELEASE, "order-validator")
-    args = [binary] + (["passthrough"] if variant == "P" else []) + common + [
-        "--dlq-topic", dlq, "--group-id", group, "--guarantee", guarantee, "--commit-interval-ms", "100",
-        "--http-addr", "127.0.0.1:0", "--log-format", "json",
-    ]
+    binary = os.path.join(RELEASE, BINARIES[variant])
+    if variant == "R":
+        args = [binary, *common, "--group-id", group, "--guarantee", guarantee, "--commit-interval-ms", "100"]
+    else:
+        args = [binary] + (["passthrough"] if variant == "P" else []) + common + [
+            "--dlq-topic", dlq, "--group-id", group, "--guarantee", guarantee, "--commit-interval-ms", "100",
+            "--http-addr", "127.0.0.1:0", "--log-format", "json",
+        ]
     if guarantee == "exactly-once":
         args += ["--transactional-id", group]
     return args
@@ -217,6 +225,8 @@ def drain(kafka, broker_pid, variant, guarantee, input_topic, partitions, events
         "rss_peak_mib": max(kib for _, kib in sampler.samples) / 1024,
         "startup_seconds": first - started,
         "broker_cpu_seconds": broker_cpu,
+        "broker_cpu_us_per_event": broker_cpu / events * 1e6,
+        "partitions": partitions,
     }
     log(f"{variant:>2} {guarantee:<13} {result['throughput']:>9.0f} ev/s  "
         f"{result['cpu_us_per_event']:>6.2f} us CPU/ev  RSS {result['rss_steady_mib']:.0f}/{result['rss_peak_mib']:.0f} MiB  "
@@ -288,42 +298,64 @@ def median_of(rows, key, **match):
 
 def tables(results):
     drains, latencies = results["drain"], results["latency"]
+    provenance = results["provenance"]
     lines = ["# Benchmark results", "",
-             f"{results['provenance']['events']:,} events, {results['provenance']['rounds']} rounds, "
-             f"git {results['provenance']['git']}, {results['provenance']['machine']}; medians over the rounds.", "",
-             "| variant | guarantee | events/s | CPU µs/event | RSS steady MiB | RSS peak MiB | first output s | broker CPU s |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             f"{provenance['events']:,} events in {provenance['partitions']} partitions, {provenance['rounds']} rounds, "
+             f"git {provenance['git']}, {provenance['machine']}; medians over the rounds.", "",
+             "| variant | guarantee | events/s | CPU µs/event | RSS steady MiB | RSS peak MiB | first output s | "
+             "broker CPU s | broker CPU µs/event |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    main_drains = [r for r in drains if r.get("scale") is None]
     for variant in VARIANTS:
         for guarantee in GUARANTEES:
-            m = lambda k: median_of(drains, k, variant=variant, guarantee=guarantee)  # noqa: E731
+            m = lambda k: median_of(main_drains, k, variant=variant, guarantee=guarantee)  # noqa: E731
             lines.append(f"| {variant} | {guarantee} | {m('throughput'):,.0f} | {m('cpu_us_per_event'):.2f} | "
                          f"{m('rss_steady_mib'):.0f} | {m('rss_peak_mib'):.0f} | {m('startup_seconds'):.2f} | "
-                         f"{m('broker_cpu_seconds'):.1f} |")
+                         f"{m('broker_cpu_seconds'):.1f} | {m('broker_cpu_us_per_event'):.2f} |")
     lines += ["", "| variant | guarantee | rate/s | p50 ms | p99 ms | p99.9 ms |", "| --- | --- | ---: | ---: | ---: | ---: |"]
     for row in latencies:
         lines.append(f"| {row['variant']} | {row['guarantee']} | {row['rate']:,} | {row['p50_ms']:.1f} | "
                      f"{row['p99_ms']:.1f} | {row['p999_ms']:.1f} |")
+    scale = [r for r in drains if r.get("scale") is not None]
+    if scale:
+        lines += ["", "## Scale: S by input partitions", "",
+                  "| partitions | guarantee | events/s | CPU µs/event | RSS steady MiB | RSS peak MiB |",
+                  "| ---: | --- | ---: | ---: | ---: | ---: |"]
+        for count in sorted({r["partitions"] for r in scale}):
+            for guarantee in GUARANTEES:
+                m = lambda k: median_of(scale, k, partitions=count, guarantee=guarantee)  # noqa: E731
+                lines.append(f"| {count} | {guarantee} | {m('throughput'):,.0f} | {m('cpu_us_per_event'):.2f} | "
+                             f"{m('rss_steady_mib'):.0f} | {m('rss_peak_mib'):.0f} |")
     lines += ["", "## Ratios and targets", "", "| ratio | value | target | met |", "| --- | --- | --- | --- |"]
     for name, value, target, ok in results["ratios"]:
         lines.append(f"| {name} | {value:.3f} | {target} | {'yes' if ok else 'NO'} |")
     return "\n".join(lines) + "\n"
 
 
-def ratios(drains, latencies):
+def ratios(drains, latencies, commit_interval_ms):
+    drains = [r for r in drains if r.get("scale") is None]
     m = lambda k, v, g: median_of(drains, k, variant=v, guarantee=g)  # noqa: E731
     lat = lambda v, g, r: next((x["p99_ms"] for x in latencies if (x["variant"], x["guarantee"], x["rate"]) == (v, g, r)), float("nan"))  # noqa: E731
-    alo, eos = "at-least-once", "exactly-once"
-    rows = [
-        ("W/P CPU per event (at-least-once)", m("cpu_us_per_event", "W", alo) / m("cpu_us_per_event", "P", alo), "<= 1.5"),
-        ("W/P throughput (at-least-once)", m("throughput", "W", alo) / m("throughput", "P", alo), ">= 0.8"),
-        ("W exactly-once / at-least-once throughput", m("throughput", "W", eos) / m("throughput", "W", alo), ">= 0.9"),
-        ("W/KS CPU per event (at-least-once)", m("cpu_us_per_event", "W", alo) / m("cpu_us_per_event", "KS", alo), "<= 0.25"),
-        ("W/KS CPU per event (exactly-once)", m("cpu_us_per_event", "W", eos) / m("cpu_us_per_event", "KS", eos), "<= 0.25"),
-        ("W/KS steady RSS", m("rss_steady_mib", "W", alo) / m("rss_steady_mib", "KS", alo), "<= 0.1"),
+    rows = []
+    for guarantee in GUARANTEES:
+        cpu = lambda v: m("cpu_us_per_event", v, guarantee)  # noqa: E731, B023
+        broker = lambda v: m("broker_cpu_us_per_event", v, guarantee)  # noqa: E731, B023
+        rows += [
+            (f"S/R CPU per event ({guarantee})", cpu("S") / cpu("R"), "<= 1.5"),
+            (f"P/R CPU per event ({guarantee})", cpu("P") / cpu("R"), "<= 1.2"),
+            (f"W/KS CPU per event ({guarantee})", cpu("W") / cpu("KS"), "<= 0.2"),
+            (f"S/R broker CPU per event ({guarantee})", broker("S") / broker("R"), "<= 1.25"),
+        ]
+    alo, eos = GUARANTEES
+    rows += [
+        ("W steady RSS MiB (largest of both guarantees)", max(m("rss_steady_mib", "W", g) for g in GUARANTEES), "<= 32"),
+        ("W/KS steady RSS", max(m("rss_steady_mib", "W", g) / m("rss_steady_mib", "KS", g) for g in GUARANTEES), "<= 0.1"),
+        ("W exactly-once / at-least-once throughput", m("throughput", "W", eos) / m("throughput", "W", alo), ">= 0.95"),
         ("W/KS startup to first output", m("startup_seconds", "W", alo) / m("startup_seconds", "KS", alo), "<= 0.2"),
         ("W/KS throughput (at-least-once)", m("throughput", "W", alo) / m("throughput", "KS", alo), "(higher is better)"),
-        ("W p99 ms at 2,000/s at-least-once", lat("W", alo, 2000), "<= 20"),
-        ("W p99 ms at 2,000/s exactly-once", lat("W", eos, 2000), "<= 250"),
+        ("W p99 ms at 2,000/s at-least-once", lat("W", alo, 2000), "<= 10"),
+        ("W p99 ms at 2,000/s exactly-once", lat("W", eos, 2000), f"<= {commit_interval_ms + 15}"),
+        ("R p99 ms at 2,000/s at-least-once (the floor)", lat("R", alo, 2000), "(reference)"),
     ]
     out = []
     for name, value, target in rows:
@@ -341,19 +373,31 @@ def chart(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    drains = results["drain"]
+    drains = [r for r in results["drain"] if r.get("scale") is None]
     labels = [f"{v}\n{g.split('-')[0]}" for v in VARIANTS for g in GUARANTEES]
-    figure, axes = plt.subplots(1, 3, figsize=(14, 4.5))
+    palette = ["#8c8c8c", "#4c72b0", "#dd8452", "#55a868", "#c44e52"]
+    colours = [palette[i % len(palette)] for i in range(len(VARIANTS)) for _ in GUARANTEES]
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     for axis, key, title in ((axes[0], "throughput", "drain throughput (events/s)"),
                              (axes[1], "cpu_us_per_event", "CPU per event (µs)"),
                              (axes[2], "rss_steady_mib", "steady RSS (MiB)")):
         values = [median_of(drains, key, variant=v, guarantee=g) for v in VARIANTS for g in GUARANTEES]
-        axis.bar(labels, values, color=["#4c72b0", "#4c72b0", "#55a868", "#55a868", "#c44e52", "#c44e52"])
+        axis.bar(labels, values, color=colours)
         axis.set_title(title)
     figure.suptitle(f"orderflow benchmark, {results['provenance']['events']:,} events (medians of "
-                    f"{results['provenance']['rounds']} rounds)")
+                    f"{results['provenance']['rounds']} rounds; R is the bare client)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+def preload(kafka, partitions, events, seed):
+    topic = f"bench-input-{uuid.uuid4().hex[:8]}"
+    kafka.create(topic, partitions)
+    log(f"pre-loading {events:,} events into {topic} ({partitions} partitions)")
+    subprocess.run([os.path.join(RELEASE, "orderflow"), "loadgen", "--bootstrap-servers", kafka.bootstrap,
+                    "--topic", topic, "--rate", "0", "--count", str(events), "--quiet", "--seed", str(seed)],
+                   check=True)
+    return topic
 
 
 def main():
@@ -365,16 +409,12 @@ def main():
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--rates", default="2000,10000")
     parser.add_argument("--latency-seconds", type=int, default=20)
+    parser.add_argument("--scale", default="", help="input partition counts for S's scale table, e.g. 4,12,48")
     parser.add_argument("--out", default=os.path.join(REPO, "bench", "results"))
     args = parser.parse_args()
 
     kafka = Kafka(args.bootstrap)
-    input_topic = f"bench-input-{uuid.uuid4().hex[:8]}"
-    kafka.create(input_topic, args.partitions)
-    log(f"pre-loading {args.events:,} events into {input_topic} ({args.partitions} partitions)")
-    subprocess.run([os.path.join(RELEASE, "orderflow"), "loadgen", "--bootstrap-servers", args.bootstrap,
-                    "--topic", input_topic, "--rate", "0", "--count", str(args.events), "--quiet", "--seed", "1"],
-                   check=True)
+    input_topic = preload(kafka, args.partitions, args.events, 1)
     drains = []
     for round_number in range(1, args.rounds + 1):
         order = [(v, g) for v in VARIANTS for g in GUARANTEES]
@@ -384,12 +424,20 @@ def main():
             row = drain(kafka, args.broker_pid, variant, guarantee, input_topic, args.partitions, args.events)
             row["round"] = round_number
             drains.append(row)
+    kafka.delete([input_topic])
+    for count in [int(c) for c in args.scale.split(",") if c]:
+        topic = preload(kafka, count, args.events, 1)
+        for round_number in range(1, args.rounds + 1):
+            for guarantee in GUARANTEES:
+                row = drain(kafka, args.broker_pid, "S", guarantee, topic, count, args.events)
+                row["round"], row["scale"] = round_number, count
+                drains.append(row)
+        kafka.delete([topic])
     latencies = []
     for rate in [int(r) for r in args.rates.split(",")]:
         for variant in VARIANTS:
             for guarantee in GUARANTEES:
                 latencies.append(latency(kafka, variant, guarantee, rate, args.latency_seconds, args.partitions))
-    kafka.delete([input_topic])
 
     def version(cmd):
         try:
@@ -402,7 +450,7 @@ def main():
             "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "events": args.events, "rounds": args.rounds, "partitions": args.partitions,
-            "commit_interval_ms": 100, "rates": args.rates, "latency_seconds": args.latency_seconds,
+            "commit_interval_ms": 100, "rates": args.rates, "latency_seconds": args.latency_seconds, "scale": args.scale,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
             "rustc": version(["rustc", "--version"]),
             "java": subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0],
@@ -412,7 +460,7 @@ def main():
         "drain": drains,
         "latency": latencies,
     }
-    results["ratios"] = ratios(drains, latencies)
+    results["ratios"] = ratios(drains, latencies, 100)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump(results, f, indent=2)

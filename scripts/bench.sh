@@ -3,7 +3,8 @@
 # Apache Kafka broker of its own, then bench/run.py (results in bench/results/).
 #
 # Settings: BENCH_EVENTS (1000000), BENCH_ROUNDS (3), BENCH_RATES (2000,10000),
-# BENCH_LATENCY_SECONDS (20).
+# BENCH_LATENCY_SECONDS (20), BENCH_SCALE (4,12,48: input partitions of S's scale table;
+# empty to skip it).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -28,4 +29,5 @@ broker_pid=$(cat "$KAFKA_STATE_DIR/broker-1/pid")
 log "benchmark"
 "$venv/bin/python" bench/run.py --bootstrap "$bootstrap" --broker-pid "$broker_pid" \
   --events "${BENCH_EVENTS:-1000000}" --rounds "${BENCH_ROUNDS:-3}" \
-  --rates "${BENCH_RATES:-2000,10000}" --latency-seconds "${BENCH_LATENCY_SECONDS:-20}"
+  --rates "${BENCH_RATES:-2000,10000}" --latency-seconds "${BENCH_LATENCY_SECONDS:-20}" \
+  --scale "${BENCH_SCALE-4,12,48}"
