@@ -77,3 +77,10 @@ pub use error::RuntimeError;
 pub use handler::{AvroHandler, Handler, Passthrough};
 pub use processor::{Input, Outcome, Output, ProcessError, Processor};
 pub use worker::worker_main;
+
+/// Every message allocates its copy, its decoded event and its outputs, and frees them
+/// on another thread; glibc's allocator spent a fifth of a worker's instructions on it
+/// (`make profile`). mimalloc's thread-local free lists cost less and return memory.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

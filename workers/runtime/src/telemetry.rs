@@ -71,17 +71,41 @@ pub fn log_panics() {
 /// The `traceparent` of an output: the input's trace with a new span id, or a new
 /// sampled trace when the input carried none (or an invalid one).
 pub fn child_traceparent(parent: Option<&[u8]>) -> String {
-    let span: u64 = nonzero_random();
-    if let Some((trace, flags)) = parent.and_then(parse_traceparent) {
-        return format!("00-{trace}-{span:016x}-{flags}");
-    }
-    let trace: u128 = loop {
-        let value = rand::random::<u128>();
-        if value != 0 {
-            break value;
+    // Written digit by digit: this runs for every output, and `format!` cost more than
+    // the rest of the header work together.
+    let span = u128::from(nonzero_random());
+    let mut out = String::with_capacity(55);
+    out.push_str("00-");
+    match parent.and_then(parse_traceparent) {
+        Some((trace, flags)) => {
+            out.push_str(trace);
+            out.push('-');
+            push_hex(&mut out, span, 16);
+            out.push('-');
+            out.push_str(flags);
         }
-    };
-    format!("00-{trace:032x}-{span:016x}-01")
+        None => {
+            let trace: u128 = loop {
+                let value = rand::random::<u128>();
+                if value != 0 {
+                    break value;
+                }
+            };
+            push_hex(&mut out, trace, 32);
+            out.push('-');
+            push_hex(&mut out, span, 16);
+            out.push_str("-01");
+        }
+    }
+    out
+}
+
+/// Appends the low `digits` hex digits of `value`, lower case, most significant first.
+fn push_hex(out: &mut String, value: u128, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..digits).rev() {
+        out.push(char::from(HEX[((value >> (shift * 4)) & 0xf) as usize]));
+    }
 }
 
 fn nonzero_random() -> u64 {
@@ -142,5 +166,25 @@ mod tests {
             assert_ne!(trace, "00000000000000000000000000000000");
             assert_eq!(flags, "01");
         }
+    }
+
+    #[test]
+    fn hex_digits_keep_leading_zeros_and_every_child_is_valid() {
+        let mut out = String::new();
+        push_hex(&mut out, 0xab, 16);
+        assert_eq!(out, "00000000000000ab");
+        out.clear();
+        push_hex(&mut out, u128::MAX, 32);
+        assert_eq!(out, "f".repeat(32));
+        let parent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+        for parent in [None, Some(&parent[..])] {
+            let child = child_traceparent(parent);
+            assert_eq!(child.len(), 55, "{child}");
+            assert!(parse_traceparent(child.as_bytes()).is_some(), "{child}");
+        }
+        assert!(
+            child_traceparent(Some(parent)).ends_with("-00"),
+            "the parent's flags are kept"
+        );
     }
 }
