@@ -118,7 +118,7 @@ def top(annotated, count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--variants", default="R,S")
     parser.add_argument("--label", default="latest", help="suffix of the result files, e.g. before or after")

@@ -2,7 +2,7 @@
 # `make profile`: release builds, a local Apache Kafka broker of its own, then
 # bench/profile.py (callgrind profiles of R and S at steady state in bench/results/).
 #
-# Settings: PROFILE_EVENTS (100000), PROFILE_VARIANTS (R,S), PROFILE_LABEL (latest).
+# Settings: PROFILE_EVENTS (200000), PROFILE_VARIANTS (R,S), PROFILE_LABEL (latest).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -39,5 +39,5 @@ trap 'bash scripts/kafka.sh down >/dev/null 2>&1 || true' EXIT
 bootstrap=$(bash scripts/kafka.sh up | tail -n 1)
 
 log "profile"
-"$venv/bin/python" bench/profile.py --bootstrap "$bootstrap" --events "${PROFILE_EVENTS:-100000}" \
+"$venv/bin/python" bench/profile.py --bootstrap "$bootstrap" --events "${PROFILE_EVENTS:-200000}" \
   --variants "$PROFILE_VARIANTS" --label "${PROFILE_LABEL:-latest}"
