@@ -47,6 +47,7 @@ RUN --mount=type=cache,id=orderflow-cargo-registry,target=/usr/local/cargo/regis
     --mount=type=cache,id=orderflow-cargo-git,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,id=orderflow-target,target=/src/target,sharing=locked \
     cargo build --release --locked --bins \
+      -p order-validator -p order-status -p notifier -p risk-scorer -p orderflow \
  && mkdir -p /out \
  && for bin in order-validator order-status notifier risk-scorer orderflow; do \
       objcopy --strip-debug "target/release/$bin" "/out/$bin" || exit 1; \
