@@ -167,8 +167,9 @@ fn main() -> Result<()> {
         producer.poll(Duration::ZERO);
         if exactly_once {
             if last_commit.elapsed() >= interval {
-                commit_transaction(&consumer, &producer, &args.input_topic, &mut consumed)?;
+                // The interval runs from the start of a commit, as the workers' does.
                 last_commit = Instant::now();
+                commit_transaction(&consumer, &producer, &args.input_topic, &mut consumed)?;
             }
         } else {
             let acknowledged =
