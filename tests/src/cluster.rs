@@ -229,7 +229,57 @@ fn free_port_block(n: usize) -> u16 {
     panic!("no free block of loopback ports for a local cluster");
 }
 
+/// A random base port outside the kernel's ephemeral range, so a client's outgoing
+/// connection cannot take a broker's port between the probe above and the broker's
+/// bind (it did: "Address already in use" for a port in 32768-60999, Linux's default).
 fn rand_port() -> u16 {
     let seed = uuid::Uuid::new_v4().as_u128();
-    20_000 + (seed % 20_000) as u16
+    let (low, high) = ephemeral_range();
+    let (from, to) = below_or_above(low, high);
+    from + (seed % u128::from(to - from)) as u16
+}
+
+/// Linux's `ip_local_port_range` (its default where it cannot be read).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.split_whitespace().map(str::parse::<u16>);
+            Some((parts.next()?.ok()?, parts.next()?.ok()?))
+        })
+        .unwrap_or((32_768, 60_999))
+}
+
+/// Where blocks are drawn from: 10000 up to the ephemeral range when there is room for
+/// them below it, else above it. A block spans `base..base + 304`.
+fn below_or_above(low: u16, high: u16) -> (u16, u16) {
+    const SPAN: u16 = 400;
+    if low >= 10_000 + 2 * SPAN {
+        (10_000, low - SPAN)
+    } else if high < u16::MAX - SPAN - 1 {
+        (high.max(10_000) + 1, u16::MAX - SPAN)
+    } else {
+        // No room outside the range: draw from it, as before.
+        (10_000, u16::MAX - SPAN)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ports_stay_out_of_the_ephemeral_range() {
+        for (low, high) in [
+            (32_768, 60_999),
+            (1_024, 65_000),
+            (49_152, 65_535),
+            (10_500, 20_000),
+        ] {
+            let (from, to) = below_or_above(low, high);
+            assert!(from < to, "{low}-{high}: {from}-{to}");
+            let block_end = to + 304;
+            assert!(block_end < low || from > high, "{low}-{high}: {from}-{to}");
+        }
+    }
 }
