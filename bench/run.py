@@ -300,8 +300,13 @@ def latency(kafka, variant, guarantee, rate, seconds, partitions):
     return result
 
 
+def main_drains(drains):
+    """The drains of the main table (the scale table's are marked with their `scale`)."""
+    return [r for r in drains if r.get("scale") is None]
+
+
 def median_of(rows, key, **match):
-    values = [r[key] for r in rows if all(r[k] == v for k, v in match.items())]
+    values = [r[key] for r in rows if key in r and all(r.get(k) == v for k, v in match.items())]
     return statistics.median(values) if values else float("nan")
 
 
@@ -314,10 +319,10 @@ def tables(results):
              "| variant | guarantee | events/s | CPU µs/event | of which system | RSS steady MiB | RSS peak MiB | "
              "first output s | broker CPU s | broker CPU µs/event |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    main_drains = [r for r in drains if r.get("scale") is None]
+    main = main_drains(drains)
     for variant in VARIANTS:
         for guarantee in GUARANTEES:
-            m = lambda k: median_of(main_drains, k, variant=variant, guarantee=guarantee)  # noqa: E731
+            m = lambda k: median_of(main, k, variant=variant, guarantee=guarantee)  # noqa: E731
             lines.append(f"| {variant} | {guarantee} | {m('throughput'):,.0f} | {m('cpu_us_per_event'):.2f} | "
                          f"{m('system_cpu_us_per_event'):.2f} | {m('rss_steady_mib'):.0f} | {m('rss_peak_mib'):.0f} | "
                          f"{m('startup_seconds'):.2f} | {m('broker_cpu_seconds'):.1f} | "
@@ -343,7 +348,7 @@ def tables(results):
 
 
 def ratios(drains, latencies, commit_interval_ms):
-    drains = [r for r in drains if r.get("scale") is None]
+    drains = main_drains(drains)
     m = lambda k, v, g: median_of(drains, k, variant=v, guarantee=g)  # noqa: E731
     lat = lambda v, g, r: next((x["p99_ms"] for x in latencies if (x["variant"], x["guarantee"], x["rate"]) == (v, g, r)), float("nan"))  # noqa: E731
     rows = []
@@ -383,7 +388,7 @@ def chart(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    drains = [r for r in results["drain"] if r.get("scale") is None]
+    drains = main_drains(results["drain"])
     labels = [f"{v}\n{g.split('-')[0]}" for v in VARIANTS for g in GUARANTEES]
     palette = ["#8c8c8c", "#4c72b0", "#dd8452", "#55a868", "#c44e52"]
     colours = [palette[i % len(palette)] for i in range(len(VARIANTS)) for _ in GUARANTEES]

@@ -134,24 +134,15 @@ macro_rules! derived_event {
 /// the event; `sha1` uses the CPU's SHA instructions where it has them.
 pub fn derived_event_id(worker: &str, source_event_id: &str, index: usize) -> Uuid {
     use sha1::Digest;
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = index;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
+    use std::io::Write;
     let mut hasher = sha1::Sha1::new();
     hasher.update(DERIVED_ID_NAMESPACE.as_bytes());
     hasher.update(worker.as_bytes());
     hasher.update([0x1f]);
     hasher.update(source_event_id.as_bytes());
     hasher.update([0x1f]);
-    hasher.update(&digits[at..]);
+    // The index's decimal digits, written straight into the hash (nothing allocated).
+    write!(hasher, "{index}").expect("hashing cannot fail");
     let digest = hasher.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
