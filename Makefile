@@ -65,9 +65,11 @@ bench: deps ## throughput, CPU, memory and latency: passthrough vs workers vs Ka
 profile: deps ## callgrind profiles of the bare client loop and order-status at steady state
 	bash scripts/profile.sh
 
-bench-micro: ## Criterion: codec and each worker's function
+bench-micro: ## Criterion: codec against other Avro crates, each worker's function; table in bench/results/micro.md
+	rm -rf $${CARGO_TARGET_DIR:-target}/criterion
 	$(CARGO) bench --locked -p orderflow-events --features registry-double --bench codec
 	$(CARGO) bench --locked -p orderflow --bench workers
+	python3 bench/micro.py $${CARGO_TARGET_DIR:-target}/criterion bench/results/micro.md
 
 chaos: deps ## the failure suite at full size; report in docs/chaos-report.md
 	rm -f target/chaos-report.jsonl

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
+use crate::arbitrary::arb_event;
 use crate::contract::{CATALOGUE, readable_as};
 use crate::corpus;
 use crate::error::{CodecError, ErrorClass};
@@ -375,91 +376,6 @@ async fn decode_json_shows_any_known_event() {
     assert_eq!(writer.full_name, "io.orderflow.events.OrderEvent");
     assert_eq!(json["order_id"], "ord-000123");
     assert_eq!(json["payload"]["line_items"][1]["sku"], "SKU-00001");
-}
-
-fn text() -> impl Strategy<Value = String> {
-    prop_oneof![".{0,24}", "[a-zA-Z0-9@._-]{0,16}", Just(String::new())]
-}
-
-prop_compose! {
-    fn arb_line()(sku in text(), quantity in any::<i32>(), unit_price in any::<i64>()) -> LineItem {
-        LineItem { sku, quantity, unit_price }
-    }
-}
-
-prop_compose! {
-    fn arb_address()(recipient in text(), line1 in text(), line2 in proptest::option::of(text()),
-                     city in text(), postal_code in text(), region in proptest::option::of(text()),
-                     country in text()) -> Address {
-        Address { recipient, line1, line2, city, postal_code, region, country }
-    }
-}
-
-fn arb_channel() -> impl Strategy<Value = SalesChannel> {
-    prop_oneof![
-        Just(SalesChannel::Web),
-        Just(SalesChannel::MobileApp),
-        Just(SalesChannel::Marketplace),
-        Just(SalesChannel::Pos),
-        Just(SalesChannel::Phone),
-        Just(SalesChannel::Unknown),
-    ]
-}
-
-prop_compose! {
-    fn arb_placed()(line_items in proptest::collection::vec(arb_line(), 0..12), currency in text(),
-                    amounts in any::<[i64; 4]>(), shipping_address in arb_address(),
-                    billing_country in text(), customer_email in text(), new_customer in any::<bool>(),
-                    sales_channel in arb_channel()) -> OrderPlaced {
-        OrderPlaced {
-            line_items, currency, shipping: amounts[0], tax: amounts[1], discount: amounts[2],
-            total: amounts[3], shipping_address, billing_country, customer_email, new_customer,
-            sales_channel,
-        }
-    }
-}
-
-fn arb_payload() -> impl Strategy<Value = Payload> {
-    prop_oneof![
-        arb_placed().prop_map(Payload::OrderPlaced),
-        (text(), any::<i64>(), text(), text()).prop_map(
-            |(payment_id, amount, currency, method)| {
-                Payload::PaymentAuthorized(PaymentAuthorized {
-                    payment_id,
-                    amount,
-                    currency,
-                    method,
-                })
-            }
-        ),
-        (text(), text()).prop_map(|(payment_id, reason_code)| {
-            Payload::PaymentFailed(PaymentFailed {
-                payment_id,
-                reason_code,
-            })
-        }),
-        (text(), text()).prop_map(|(carrier, tracking_number)| {
-            Payload::OrderShipped(OrderShipped {
-                carrier,
-                tracking_number,
-            })
-        }),
-        proptest::option::of(text())
-            .prop_map(|signed_by| Payload::OrderDelivered(OrderDelivered { signed_by })),
-        (text(), any::<i64>()).prop_map(|(reason, refund_amount)| {
-            Payload::OrderCancelled(OrderCancelled {
-                reason,
-                refund_amount,
-            })
-        }),
-    ]
-}
-
-prop_compose! {
-    fn arb_event()(event_id in text(), order_id in text(), customer_id in text(),
-                   occurred_at in any::<i64>(), source in text(), payload in arb_payload()) -> OrderEvent {
-        OrderEvent { event_id, order_id, customer_id, occurred_at, source, payload }
-    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {

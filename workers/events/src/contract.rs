@@ -7,8 +7,8 @@
 //! unit tests bind every type, and a binary that drifted would refuse to start.
 //!
 //! Everything that can be prepared once is prepared here: parsed schemas, the
-//! fingerprint, a reader and a writer for the type's own schema, and one resolving
-//! reader per foreign writer schema, built on first use and cached.
+//! fingerprint, and one resolving reader per foreign writer schema, built on first use
+//! and cached. Data of the type's own schema is read and written by [`crate::datum`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,11 +16,11 @@ use std::sync::{Arc, RwLock};
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::types::Value;
-use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::{AvroSchema, Schema};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::datum;
 use crate::error::CodecError;
 use crate::fingerprint;
 use crate::resolve::Resolver;
@@ -118,10 +118,6 @@ pub struct Contract {
     pub fingerprint: u64,
     /// The `.avsc` parsed: the reader schema for resolution.
     reader_schema: &'static Schema,
-    /// Decodes data written with exactly this schema straight into the Rust type.
-    direct_reader: GenericDatumReader<'static>,
-    /// Encodes the Rust type straight to Avro binary.
-    writer: GenericDatumWriter<'static>,
     /// Per writer fingerprint: a reader of the writer's own schema and a resolver into
     /// ours, or why that writer is unreadable.
     resolvers: RwLock<HashMap<u64, Result<Arc<Resolution>, CodecError>>>,
@@ -173,16 +169,6 @@ impl Contract {
         let reader_schema: &'static Schema = Box::leak(Box::new(
             Schema::parse_str(entry.text).map_err(|e| format!("{context}: {e}"))?,
         ));
-        let derived: &'static Schema = Box::leak(Box::new(derived));
-        let direct_reader = GenericDatumReader::builder(derived)
-            .human_readable(false)
-            .build()
-            .map_err(|e| format!("{context}: {e}"))?;
-        let writer = GenericDatumWriter::builder(derived)
-            .validate(false)
-            .human_readable(false)
-            .build()
-            .map_err(|e| format!("{context}: {e}"))?;
         Ok(Contract {
             name: entry.name,
             full_name: reader_schema
@@ -193,8 +179,6 @@ impl Contract {
             avsc: entry.text,
             fingerprint: fingerprint::rabin(file_form.as_bytes()),
             reader_schema,
-            direct_reader,
-            writer,
             resolvers: RwLock::new(HashMap::new()),
         })
     }
@@ -214,14 +198,12 @@ impl Contract {
         apache_avro::from_value::<T>(&value).map_err(malformed)
     }
 
-    /// Decodes one Avro datum written with exactly our newest schema, straight into `T`.
+    /// Decodes one Avro datum written with exactly our newest schema, straight into `T`
+    /// (see [`crate::datum`]: binding proved that `T`'s shape is this schema).
     pub fn decode_own<T: Record>(&self, datum: &[u8]) -> Result<T, CodecError> {
-        let mut cursor = datum;
-        let value = self
-            .direct_reader
-            .read_deser::<T>(&mut cursor)
-            .map_err(malformed)?;
-        self.no_trailing_bytes(cursor)?;
+        let (value, rest) =
+            datum::read::<T>(datum).map_err(|e| CodecError::Malformed(bounded(e.to_string())))?;
+        self.no_trailing_bytes(rest)?;
         Ok(value)
     }
 
@@ -239,10 +221,7 @@ impl Contract {
 
     /// Appends `value` encoded as an Avro datum of the newest schema to `out`.
     pub fn encode<T: Record>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.writer
-            .write_ser(out, value)
-            .map(|_| ())
-            .map_err(|e| CodecError::Encode(bounded(e.to_string())))
+        datum::write(value, out).map_err(|e| CodecError::Encode(bounded(e.to_string())))
     }
 
     fn resolution(&self, writer: &WriterSchema) -> Result<Arc<Resolution>, CodecError> {

@@ -4,6 +4,7 @@
 //!   `.avsc` file with a proof that they agree on the wire format.
 //! - [`model`]: the Rust types of the input and derived events.
 //! - [`codec`]: decode and encode in Confluent framing or single-object encoding.
+//! - [`datum`]: Avro's binary encoding of one datum, straight through serde.
 //! - [`wire`], [`fingerprint`], [`registry`], [`references`], [`store`], [`resolve`]: the
 //!   parts the codec is made of.
 //! - [`error`]: typed errors whose class tells the runtime to dead-letter or retry.
@@ -11,6 +12,7 @@
 pub mod codec;
 pub mod contract;
 pub mod corpus;
+pub mod datum;
 pub mod error;
 pub mod evolution;
 pub mod fingerprint;
@@ -21,6 +23,9 @@ pub mod resolve;
 pub mod sample;
 pub mod store;
 pub mod wire;
+
+#[cfg(test)]
+mod arbitrary;
 
 #[cfg(any(test, feature = "registry-double"))]
 pub mod registry_double;
