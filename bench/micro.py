@@ -3,7 +3,8 @@
 Reads target/criterion/<group>/<function>/new/estimates.json (nanoseconds) for every
 benchmark of the run and writes one table per group: the median with its 95% confidence
 interval, and each function's median over the group's first (ours), so the crates
-compared in one run sit side by side.
+compared in one run sit side by side. Lone benchmarks (each worker's function) share one
+table without ratios.
 
 Usage: python3 bench/micro.py [CRITERION_DIR] [OUTPUT]
 """
@@ -61,8 +62,9 @@ def render(groups):
         lines += [f"## {group}", "", "| function | median | 95% interval | ratio |",
                   "| --- | ---: | ---: | ---: |"]
         for function, median, low, high in rows:
-            lines.append(f"| {function} | {duration(median)} | {duration(low)} to {duration(high)} | "
-                         f"{median / base:.2f} |")
+            # Lone benchmarks measure different things: no ratio between them.
+            ratio = "" if group == "functions" else f"{median / base:.2f}"
+            lines.append(f"| {function} | {duration(median)} | {duration(low)} to {duration(high)} | {ratio} |")
         lines.append("")
     return "\n".join(lines)
 
