@@ -63,6 +63,25 @@ def cpu_split(pid):
         return None
 
 
+def context_switches(pid):
+    """Voluntary context switches of every thread of a process: each is a thread that
+    blocked (a futex wait for a hand-off, a poll with nothing to read), so their number
+    per event counts hand-offs between threads."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/status") as f:
+                    for line in f:
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+    except OSError:
+        return None
+    return total
+
+
 def cpu_seconds(pid):
     split = cpu_split(pid)
     return None if split is None else sum(split)
@@ -210,6 +229,7 @@ def drain(kafka, broker_pid, variant, guarantee, input_topic, partitions, events
     if drained is None:
         raise RuntimeError(f"{variant} {guarantee} did not drain in 900 s")
     user, system = cpu_split(process.pid)
+    switches = context_switches(process.pid)
     cpu = user + system
     broker_cpu = cpu_seconds(broker_pid) - broker_before
     sampler.stopped.set()
@@ -230,6 +250,7 @@ def drain(kafka, broker_pid, variant, guarantee, input_topic, partitions, events
         "cpu_us_per_event": cpu / events * 1e6,
         # In the kernel: system calls, and the futex waits and wake-ups of thread hand-offs.
         "system_cpu_us_per_event": system / events * 1e6,
+        "context_switches_per_1000_events": (switches or 0) / events * 1000,
         "rss_steady_mib": statistics.median(during) / 1024,
         "rss_peak_mib": max(kib for _, kib in sampler.samples) / 1024,
         "startup_seconds": first - started,
@@ -316,15 +337,16 @@ def tables(results):
     lines = ["# Benchmark results", "",
              f"{provenance['events']:,} events in {provenance['partitions']} partitions, {provenance['rounds']} rounds, "
              f"git {provenance['git']}, {provenance['machine']}; medians over the rounds.", "",
-             "| variant | guarantee | events/s | CPU µs/event | of which system | RSS steady MiB | RSS peak MiB | "
-             "first output s | broker CPU s | broker CPU µs/event |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| variant | guarantee | events/s | CPU µs/event | of which system | context switches per 1,000 events | "
+             "RSS steady MiB | RSS peak MiB | first output s | broker CPU s | broker CPU µs/event |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     main = main_drains(drains)
     for variant in VARIANTS:
         for guarantee in GUARANTEES:
             m = lambda k: median_of(main, k, variant=variant, guarantee=guarantee)  # noqa: E731
             lines.append(f"| {variant} | {guarantee} | {m('throughput'):,.0f} | {m('cpu_us_per_event'):.2f} | "
-                         f"{m('system_cpu_us_per_event'):.2f} | {m('rss_steady_mib'):.0f} | {m('rss_peak_mib'):.0f} | "
+                         f"{m('system_cpu_us_per_event'):.2f} | {m('context_switches_per_1000_events'):.0f} | "
+                         f"{m('rss_steady_mib'):.0f} | {m('rss_peak_mib'):.0f} | "
                          f"{m('startup_seconds'):.2f} | {m('broker_cpu_seconds'):.1f} | "
                          f"{m('broker_cpu_us_per_event'):.2f} |")
     lines += ["", "| variant | guarantee | rate/s | p50 ms | p99 ms | p99.9 ms |", "| --- | --- | ---: | ---: | ---: | ---: |"]
