@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use rdkafka::consumer::{BaseConsumer, Consumer, DefaultConsumerContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
@@ -81,8 +81,15 @@ impl ProducerContext for Acknowledged {
     }
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() {
+    if let Err(error) = run(Args::parse()) {
+        // Exit at once: dropping a producer mid-transaction waits for it first.
+        eprintln!("Error: {error:?}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
     let exactly_once = args.guarantee == Guarantee::ExactlyOnce;
     let interval = Duration::from_millis(args.commit_interval_ms);
 
@@ -200,14 +207,29 @@ fn commit_transaction(
     let group = consumer
         .group_metadata()
         .context("the consumer has no group metadata")?;
-    producer
-        .send_offsets_to_transaction(&offsets, &group, Duration::from_secs(30))
-        .context("sending offsets to the transaction")?;
-    producer
-        .commit_transaction(Duration::from_secs(30))
-        .context("committing the transaction")?;
+    resuming("sending offsets to the transaction", || {
+        producer.send_offsets_to_transaction(&offsets, &group, Duration::from_secs(30))
+    })?;
+    resuming("committing the transaction", || {
+        producer.commit_transaction(Duration::from_secs(30))
+    })?;
     producer
         .begin_transaction()
         .context("beginning a transaction")?;
     Ok(())
+}
+
+/// Calls a transactional operation again while it fails with a retriable error (a
+/// timeout: librdkafka resumes the same operation on the next call), at most 10 times.
+fn resuming(what: &str, mut call: impl FnMut() -> KafkaResult<()>) -> Result<()> {
+    let mut attempt = 1;
+    loop {
+        match call() {
+            Err(KafkaError::Transaction(error)) if error.is_retriable() && attempt < 10 => {
+                eprintln!("{what}: {error}; resuming (attempt {attempt})");
+                attempt += 1;
+            }
+            result => return result.context(what.to_owned()),
+        }
+    }
 }
