@@ -220,12 +220,14 @@ fn commit_transaction(
 }
 
 /// Calls a transactional operation again while it fails with a retriable error (a
-/// timeout: librdkafka resumes the same operation on the next call), at most 10 times.
+/// timeout: librdkafka resumes the same operation on the next call), at most 3 times,
+/// so that a stuck coordinator ends the run in minutes rather than outlasting the
+/// benchmark's 900 s wait.
 fn resuming(what: &str, mut call: impl FnMut() -> KafkaResult<()>) -> Result<()> {
     let mut attempt = 1;
     loop {
         match call() {
-            Err(KafkaError::Transaction(error)) if error.is_retriable() && attempt < 10 => {
+            Err(KafkaError::Transaction(error)) if error.is_retriable() && attempt < 3 => {
                 eprintln!("{what}: {error}; resuming (attempt {attempt})");
                 attempt += 1;
             }
