@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 
+use crate::derived_event;
 use crate::model::*;
 
 pub(crate) fn text() -> impl Strategy<Value = String> {
@@ -120,16 +121,9 @@ pub(crate) fn arb_validation() -> impl Strategy<Value = OrderValidation> {
         proptest::collection::vec(arb_reason(), 0..6)
             .prop_map(|reasons| ValidationResult::OrderRejected(OrderRejected { reasons })),
     ];
-    (arb_lineage(), text(), result).prop_map(|(l, customer_id, result)| OrderValidation {
-        event_id: l.event_id,
-        causation_id: l.causation_id,
-        order_id: l.order_id,
-        produced_at: l.produced_at,
-        worker: l.worker,
-        worker_version: l.worker_version,
-        customer_id,
-        result,
-    })
+    (arb_lineage(), text(), result).prop_map(
+        |(l, customer_id, result)| derived_event!(OrderValidation, l, { customer_id, result }),
+    )
 }
 
 /// An `OrderStatusChanged` of any status.
@@ -144,16 +138,8 @@ pub(crate) fn arb_status_changed() -> impl Strategy<Value = OrderStatusChanged> 
         Just(OrderStatus::Unknown),
     ];
     (arb_lineage(), text(), status, any::<i64>()).prop_map(
-        |(l, customer_id, status, occurred_at)| OrderStatusChanged {
-            event_id: l.event_id,
-            causation_id: l.causation_id,
-            order_id: l.order_id,
-            produced_at: l.produced_at,
-            worker: l.worker,
-            worker_version: l.worker_version,
-            customer_id,
-            status,
-            occurred_at,
+        |(l, customer_id, status, occurred_at)| {
+            derived_event!(OrderStatusChanged, l, { customer_id, status, occurred_at })
         },
     )
 }
@@ -177,18 +163,10 @@ pub(crate) fn arb_notification() -> impl Strategy<Value = NotificationRequested>
         parameters,
     )
         .prop_map(
-            |(l, customer_id, channel, recipient, template, parameters)| NotificationRequested {
-                event_id: l.event_id,
-                causation_id: l.causation_id,
-                order_id: l.order_id,
-                produced_at: l.produced_at,
-                worker: l.worker,
-                worker_version: l.worker_version,
-                customer_id,
-                channel,
-                recipient,
-                template,
-                parameters,
+            |(l, customer_id, channel, recipient, template, parameters)| {
+                derived_event!(NotificationRequested, l, {
+                    customer_id, channel, recipient, template, parameters,
+                })
             },
         )
 }
@@ -214,17 +192,8 @@ pub(crate) fn arb_risk_assessed() -> impl Strategy<Value = OrderRiskAssessed> {
         proptest::collection::vec(signal, 0..6),
     )
         .prop_map(
-            |(l, customer_id, score, decision, signals)| OrderRiskAssessed {
-                event_id: l.event_id,
-                causation_id: l.causation_id,
-                order_id: l.order_id,
-                produced_at: l.produced_at,
-                worker: l.worker,
-                worker_version: l.worker_version,
-                customer_id,
-                score,
-                decision,
-                signals,
+            |(l, customer_id, score, decision, signals)| {
+                derived_event!(OrderRiskAssessed, l, { customer_id, score, decision, signals })
             },
         )
 }

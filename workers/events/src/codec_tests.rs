@@ -89,17 +89,10 @@ fn lineage() -> Lineage {
 }
 
 fn validation(result: ValidationResult) -> OrderValidation {
-    let l = lineage();
-    OrderValidation {
-        event_id: l.event_id,
-        causation_id: l.causation_id,
-        order_id: l.order_id,
-        produced_at: l.produced_at,
-        worker: l.worker,
-        worker_version: l.worker_version,
+    crate::derived_event!(OrderValidation, lineage(), {
         customer_id: "cus-1".into(),
         result,
-    }
+    })
 }
 
 async fn round_trip<T: Record + PartialEq + std::fmt::Debug>(codec: &Codec, value: &T) {

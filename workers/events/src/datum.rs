@@ -210,6 +210,16 @@ macro_rules! unsupported_de {
     };
 }
 
+macro_rules! integers_de {
+    ($($method:ident: $read:ident $visit:ident),* $(,)?) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
+                visitor.$visit(self.$read()?)
+            }
+        )*
+    };
+}
+
 impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
     type Error = DatumError;
 
@@ -224,32 +234,13 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
         }
     }
 
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
-        visitor.visit_i32(self.int()?)
-    }
-
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
-        visitor.visit_i32(self.int()?)
-    }
-
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
-        visitor.visit_i32(self.int()?)
-    }
-
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
-        visitor.visit_i64(self.long()?)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
-        visitor.visit_i32(self.int()?)
-    }
-
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
-        visitor.visit_i32(self.int()?)
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
-        visitor.visit_i64(self.long()?)
+    // Avro's `int` is read for Rust's narrower integers, `long` for `i64` and `u32`
+    // (apache-avro's mapping); the visitor refuses a value out of the type's range.
+    integers_de! {
+        deserialize_i8: int visit_i32, deserialize_i16: int visit_i32,
+        deserialize_i32: int visit_i32, deserialize_u8: int visit_i32,
+        deserialize_u16: int visit_i32, deserialize_i64: long visit_i64,
+        deserialize_u32: long visit_i64,
     }
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DatumError> {
@@ -321,25 +312,19 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
 
     fn deserialize_tuple<V: Visitor<'de>>(
         self,
-        len: usize,
-        visitor: V,
+        _len: usize,
+        _v: V,
     ) -> Result<V::Value, DatumError> {
-        visitor.visit_seq(Fields {
-            reader: self,
-            left: len,
-        })
+        error("a tuple has no Avro form")
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        len: usize,
-        visitor: V,
+        _len: usize,
+        _visitor: V,
     ) -> Result<V::Value, DatumError> {
-        visitor.visit_seq(Fields {
-            reader: self,
-            left: len,
-        })
+        error("a tuple struct has no Avro form")
     }
 
     /// A record: its fields in the order of the schema, which is the order of the type.
@@ -381,7 +366,7 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
     }
 }
 
-/// The fields of a record (or a tuple): a fixed number, one after the other.
+/// The fields of a record: a fixed number, one after the other.
 struct Fields<'a, 'de> {
     reader: &'a mut Reader<'de>,
     left: usize,
@@ -581,12 +566,25 @@ macro_rules! unsupported_ser {
     };
 }
 
+/// Every integer that fits an `i64` is a zig-zag `long` (an Avro `int` is written the
+/// same way).
+macro_rules! integers_ser {
+    ($($method:ident: $type:ty),* $(,)?) => {
+        $(
+            fn $method(self, value: $type) -> Result<(), DatumError> {
+                self.long(value.into());
+                Ok(())
+            }
+        )*
+    };
+}
+
 impl<'a> ser::Serializer for &'a mut Writer<'_> {
     type Ok = ();
     type Error = DatumError;
     type SerializeSeq = Items<'a>;
-    type SerializeTuple = Self;
-    type SerializeTupleStruct = Self;
+    type SerializeTuple = ser::Impossible<(), DatumError>;
+    type SerializeTupleStruct = ser::Impossible<(), DatumError>;
     type SerializeTupleVariant = ser::Impossible<(), DatumError>;
     type SerializeMap = Items<'a>;
     type SerializeStruct = Self;
@@ -599,40 +597,8 @@ impl<'a> ser::Serializer for &'a mut Writer<'_> {
         Ok(())
     }
 
-    fn serialize_i8(self, value: i8) -> Result<(), DatumError> {
-        self.long(value.into());
-        Ok(())
-    }
-
-    fn serialize_i16(self, value: i16) -> Result<(), DatumError> {
-        self.long(value.into());
-        Ok(())
-    }
-
-    fn serialize_i32(self, value: i32) -> Result<(), DatumError> {
-        self.long(value.into());
-        Ok(())
-    }
-
-    fn serialize_i64(self, value: i64) -> Result<(), DatumError> {
-        self.long(value);
-        Ok(())
-    }
-
-    fn serialize_u8(self, value: u8) -> Result<(), DatumError> {
-        self.long(value.into());
-        Ok(())
-    }
-
-    fn serialize_u16(self, value: u16) -> Result<(), DatumError> {
-        self.long(value.into());
-        Ok(())
-    }
-
-    fn serialize_u32(self, value: u32) -> Result<(), DatumError> {
-        self.long(value.into());
-        Ok(())
-    }
+    integers_ser! { serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+    serialize_u8: u8, serialize_u16: u16, serialize_u32: u32 }
 
     fn serialize_f32(self, value: f32) -> Result<(), DatumError> {
         self.out.extend_from_slice(&value.to_le_bytes());
@@ -713,12 +679,16 @@ impl<'a> ser::Serializer for &'a mut Writer<'_> {
         })
     }
 
-    fn serialize_tuple(self, _len: usize) -> Result<Self, DatumError> {
-        Ok(self)
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, DatumError> {
+        error("a tuple has no Avro form")
     }
 
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self, DatumError> {
-        Ok(self)
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct, DatumError> {
+        error("a tuple struct has no Avro form")
     }
 
     fn serialize_tuple_variant(
@@ -751,32 +721,6 @@ impl<'a> ser::Serializer for &'a mut Writer<'_> {
 
     fn is_human_readable(&self) -> bool {
         false
-    }
-}
-
-impl ser::SerializeTuple for &mut Writer<'_> {
-    type Ok = ();
-    type Error = DatumError;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), DatumError> {
-        value.serialize(&mut **self)
-    }
-
-    fn end(self) -> Result<(), DatumError> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut Writer<'_> {
-    type Ok = ();
-    type Error = DatumError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), DatumError> {
-        value.serialize(&mut **self)
-    }
-
-    fn end(self) -> Result<(), DatumError> {
-        Ok(())
     }
 }
 

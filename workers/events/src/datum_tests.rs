@@ -251,6 +251,8 @@ fn every_truncation_of_a_valid_order_is_an_error() {
 fn types_without_an_avro_form_are_refused_when_written() {
     let mut out = Vec::new();
     assert!(write(&u64::MAX, &mut out).is_err());
+    assert!(write(&(1, 2), &mut out).is_err());
+    assert!(read::<(i32, i32)>(&[2, 4]).is_err());
     let unknown_length = serde_json::Map::new();
     // A serde_json map has a known length; an iterator without one is refused.
     assert!(write(&unknown_length, &mut out).is_ok());
