@@ -203,7 +203,8 @@ impl<P: Processor> Handler for AvroHandler<P> {
             child_traceparent(message.header(TRACEPARENT)),
         ));
         let mut records = Vec::with_capacity(outputs.len());
-        for output in outputs {
+        let last = outputs.len() - 1;
+        for (index, output) in outputs.into_iter().enumerate() {
             let payload = self
                 .codec
                 .encode_with(header, &output.value)
@@ -218,7 +219,12 @@ impl<P: Processor> Handler for AvroHandler<P> {
                 topic: self.output_topic.clone(),
                 key: Some(output.key.into_bytes()),
                 payload: Some(payload),
-                headers: headers.clone(),
+                // The last output takes them: most inputs have one.
+                headers: if index == last {
+                    std::mem::take(&mut headers)
+                } else {
+                    headers.clone()
+                },
             });
         }
         Ok(Handled {

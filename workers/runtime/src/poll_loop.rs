@@ -25,6 +25,9 @@ use crate::shared::{Control, Shared};
 /// How long the poll thread waits for room in a full partition queue before it pauses
 /// the partition.
 const QUEUE_WAIT: Duration = Duration::from_millis(100);
+/// A full partition queue is waited for until this fraction of it (one quarter) is
+/// free (see [`wait_for_room`]).
+const ROOM_DIVISOR: usize = 4;
 /// How often the poll thread looks for partitions whose position moved past records no
 /// reader is given (see [`Work::Advance`]).
 const ADVANCE_EVERY: Duration = Duration::from_secs(1);
@@ -131,7 +134,7 @@ fn dispatch(
         Err(TrySendError::Full(input)) => {
             let tx = slot.tx.clone();
             drop(assignment);
-            let sent = wait_for_room(shared, &tx, input);
+            let sent = wait_for_room(&shared.runtime, &tx, input);
             assignment = shared.assignment();
             sent
         }
@@ -197,21 +200,33 @@ fn admit(read_at: u64, current: u64, next_offset: Option<i64>, offset: i64) -> A
 /// Waits (bounded) for room in a full partition queue: a queue full for a moment (a
 /// commit in progress, a burst) is waited for, since pausing would drop the partition's
 /// prefetched messages and cost a fetch round trip. Called without the assignment lock.
-fn wait_for_room(
-    shared: &Shared,
-    tx: &tokio::sync::mpsc::Sender<Work>,
-    input: Work,
-) -> Result<(), TrySendError<Work>> {
-    let waited = shared
-        .runtime
-        .block_on(async { tokio::time::timeout(QUEUE_WAIT, tx.reserve()).await });
+///
+/// It waits until a quarter of the queue is free, not one slot: a worker draining a
+/// backlog keeps its queues full, and a wait that ended at the first free slot would
+/// put this thread to sleep and wake it again for every few messages (a futex wait and
+/// a context switch each), while the task still has three quarters of a queue to work
+/// through.
+fn wait_for_room<T>(
+    runtime: &tokio::runtime::Handle,
+    tx: &tokio::sync::mpsc::Sender<T>,
+    input: T,
+) -> Result<(), TrySendError<T>> {
+    let room = (tx.max_capacity() / ROOM_DIVISOR).max(1);
+    let waited =
+        runtime.block_on(async { tokio::time::timeout(QUEUE_WAIT, tx.reserve_many(room)).await });
     match waited {
-        Ok(Ok(permit)) => {
-            permit.send(input);
+        Ok(Ok(mut permits)) => {
+            // The other permits go back as they drop: the next polls fill them.
+            permits
+                .next()
+                .expect("reserve_many gives at least one permit")
+                .send(input);
             Ok(())
         }
         Ok(Err(_)) => Err(TrySendError::Closed(input)),
-        Err(_) => Err(TrySendError::Full(input)),
+        // Less than that freed within the wait: a slow task still gets what it freed,
+        // and only a queue with no room at all pauses its partition.
+        Err(_) => tx.try_send(input),
     }
 }
 
@@ -421,7 +436,71 @@ fn wait_sole_owner(
 
 #[cfg(test)]
 mod tests {
-    use super::{Admit, admit};
+    use std::time::Instant;
+
+    use tokio::sync::mpsc::{self, error::TrySendError};
+
+    use super::{Admit, QUEUE_WAIT, admit, wait_for_room};
+
+    /// A queue of 8, full, whose reader takes `take` messages and then holds the queue
+    /// without reading; and the runtime the reader runs on.
+    fn full_queue(take: usize) -> (tokio::runtime::Runtime, mpsc::Sender<u32>) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let (tx, mut rx) = mpsc::channel(8);
+        for n in 0..8 {
+            tx.try_send(n).expect("room");
+        }
+        runtime.spawn(async move {
+            for _ in 0..take {
+                rx.recv().await;
+            }
+            std::future::pending::<()>().await;
+            drop(rx);
+        });
+        (runtime, tx)
+    }
+
+    #[test]
+    fn a_full_queue_is_waited_for_until_a_quarter_of_it_is_free() {
+        let (runtime, tx) = full_queue(2);
+        assert!(wait_for_room(runtime.handle(), &tx, 8).is_ok());
+        assert_eq!(tx.capacity(), 1, "one of the two freed slots taken");
+    }
+
+    #[test]
+    fn one_free_slot_does_not_end_the_wait_but_is_used_once_it_ends() {
+        // Woken at every freed slot, the poll thread would sleep and wake once per
+        // message while a worker drains a backlog; a slow task still gets its slot
+        // when the wait ends, instead of a pause.
+        let (runtime, tx) = full_queue(1);
+        let started = Instant::now();
+        assert!(wait_for_room(runtime.handle(), &tx, 8).is_ok());
+        assert!(
+            started.elapsed() >= QUEUE_WAIT,
+            "returned at the first free slot"
+        );
+        assert_eq!(tx.capacity(), 0);
+    }
+
+    #[test]
+    fn a_queue_without_room_or_reader_gives_the_message_back() {
+        let (runtime, tx) = full_queue(0);
+        assert!(matches!(
+            wait_for_room(runtime.handle(), &tx, 8),
+            Err(TrySendError::Full(8))
+        ));
+        // The reader is gone (the task ended): given back as closed.
+        let (closed, reader) = mpsc::channel::<u32>(1);
+        drop(reader);
+        assert!(matches!(
+            wait_for_room(runtime.handle(), &closed, 1),
+            Err(TrySendError::Closed(1))
+        ));
+    }
 
     #[test]
     fn offsets_move_forward_within_a_rewind_epoch() {

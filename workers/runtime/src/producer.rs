@@ -222,9 +222,12 @@ pub(crate) async fn send(
     record: &OutputRecord,
     mut tag: Box<Tag>,
 ) -> Result<(), (KafkaError, Box<Tag>)> {
-    let headers = record.kafka_headers();
+    // Built once: the client takes them over on success and hands them back with a
+    // refused record, so a retry sends the same ones without copying them.
+    let mut headers = Some(record.kafka_headers());
     loop {
-        let mut base = BaseRecord::with_opaque_to(&record.topic, tag).headers(headers.clone());
+        let mut base = BaseRecord::with_opaque_to(&record.topic, tag);
+        base.headers = headers.take();
         if let Some(payload) = &record.payload {
             base = base.payload(payload);
         }
@@ -235,6 +238,7 @@ pub(crate) async fn send(
             Ok(()) => return Ok(()),
             Err((error, returned)) if classify(&error, Stage::Send) == Next::Retry => {
                 tag = returned.delivery_opaque;
+                headers = returned.headers;
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             Err((error, returned)) => return Err((error, returned.delivery_opaque)),
