@@ -37,6 +37,17 @@ impl Worker {
         guarantee: &str,
         extra: &[&str],
     ) -> Worker {
+        Worker::start_with_env(binary, kafka, topics, guarantee, extra, &[])
+    }
+
+    fn start_with_env(
+        binary: &str,
+        kafka: &Kafka,
+        topics: &Topics,
+        guarantee: &str,
+        extra: &[&str],
+        env: &[(&str, String)],
+    ) -> Worker {
         let port = free_port();
         let mut args: Vec<String> = [
             "--bootstrap-servers",
@@ -59,7 +70,7 @@ impl Worker {
         .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
         Worker {
-            process: Process::start(binary, &args, &[]),
+            process: Process::start(binary, &args, env),
             base: format!("http://127.0.0.1:{port}"),
         }
     }
@@ -393,6 +404,110 @@ async fn a_panic_while_handling_a_record_dead_letters_it_with_class_panic() {
             .metric("orderflow_dead_letters_total", &[("class", "panic")])
             .await,
         1.0
+    );
+}
+
+/// A record retried for as long as its failure lasts holds its partition only: the
+/// other partitions go on, the held one is paused once its queue is full (its backlog
+/// stays in the broker, not in memory), and once the failure ends, it resumes and
+/// every record is processed exactly once.
+#[orderflow_tests::test(timeout = 300)]
+async fn a_partition_held_by_retries_is_paused_and_does_not_hold_the_others() {
+    let kafka = kafka().await;
+    let topics = topics(kafka, 4).await;
+    // The held record first, then 60 more of its order (its partition, more than its
+    // queue holds) and 120 of other orders (all partitions).
+    let mut records = vec![event_from("held-here", &format!("{}-held", topics.input)).await];
+    let held_key = records[0].0.clone();
+    for i in 0..180 {
+        let (key, bytes) = event_from("test", &format!("{}-{i}", topics.input)).await;
+        let key = if i < 60 { held_key.clone() } else { key };
+        records.push((key, bytes));
+    }
+    kafka.produce(&topics.input, &records).await;
+    let inputs = read(kafka, &topics.input).await;
+    let held = inputs
+        .iter()
+        .find(|m| m.key() == Some(held_key.as_bytes()))
+        .expect("the held record")
+        .partition();
+    let others = |inputs: &[OwnedMessage]| inputs.iter().filter(|m| m.partition() != held).count();
+    let release = std::env::temp_dir().join(unique("release"));
+    let mut worker = Worker::start_with_env(
+        "marked-record-worker",
+        kafka,
+        &topics,
+        "exactly-once",
+        &[
+            "--partition-queue",
+            "4",
+            "--retry-max-attempts",
+            "100000",
+            "--retry-initial-ms",
+            "20",
+            "--retry-max-ms",
+            "50",
+        ],
+        &[("ORDERFLOW_TEST_RELEASE", release.display().to_string())],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while worker
+        .metric("orderflow_backpressure_pauses_total", &[])
+        .await
+        < 1.0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the held partition was not paused"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Records that arrive while the partition is paused and held: the others' still
+    // come out.
+    let mut more = Vec::new();
+    for i in 0..60 {
+        more.push(event_from("test", &format!("{}-more-{i}", topics.input)).await);
+    }
+    kafka.produce(&topics.input, &more).await;
+    let inputs = read(kafka, &topics.input).await;
+    let outputs = wait_for_records(
+        kafka,
+        &topics.output,
+        others(&inputs),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        outputs.len(),
+        others(&inputs),
+        "the other partitions' records, each once, and none of the held one's"
+    );
+    assert!(
+        worker.metric("orderflow_retries_total", &[]).await >= 1.0,
+        "the held record is being retried"
+    );
+    std::fs::write(&release, b"").expect("release file");
+    let outputs =
+        wait_for_records(kafka, &topics.output, inputs.len(), Duration::from_secs(60)).await;
+    let _ = std::fs::remove_file(&release);
+    assert!(worker.process.try_wait().is_none(), "the worker stopped");
+    let codec = Codec::new(CodecSettings::default()).expect("codec");
+    let mut causes = Vec::new();
+    for output in &outputs {
+        let (json, _) = codec.decode_json(output.payload().unwrap()).await.unwrap();
+        causes.push(json["causation_id"].as_str().unwrap().to_owned());
+    }
+    causes.sort();
+    let mut expected = Vec::new();
+    for input in &inputs {
+        let (json, _) = codec.decode_json(input.payload().unwrap()).await.unwrap();
+        expected.push(json["event_id"].as_str().unwrap().to_owned());
+    }
+    expected.sort();
+    assert_eq!(causes, expected, "every record exactly once");
+    assert!(
+        read(kafka, &topics.dlq).await.is_empty(),
+        "nothing dead-lettered"
     );
 }
 

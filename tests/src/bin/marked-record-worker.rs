@@ -1,7 +1,9 @@
 //! A test-only worker: order-status, except for marked records. A record whose `source`
 //! is `panic-here` panics in the processor; one whose source is `abort-here` aborts the
 //! process, as an out-of-memory kill or a panic on a thread that cannot be caught
-//! would. The integration tests use it to prove that neither stops a partition.
+//! would. The integration tests use it to prove that neither stops a partition. One
+//! whose source is `held-here` fails as transient (retried) until the file named by
+//! `ORDERFLOW_TEST_RELEASE` exists: a partition held as long as a test wants.
 
 use std::process::ExitCode;
 
@@ -31,13 +33,23 @@ impl Processor for MarkedRecordWorker {
         match input.event.source.as_str() {
             "panic-here" => panic!("marked record at offset {}", input.offset),
             "abort-here" => std::process::abort(),
+            "held-here" if !released() => Err(ProcessError::Transient(format!(
+                "held at offset {} until released",
+                input.offset
+            ))),
             _ => self.0.process(input),
         }
     }
 }
 
+/// Whether the test released held records.
+fn released() -> bool {
+    std::env::var_os("ORDERFLOW_TEST_RELEASE")
+        .is_some_and(|path| std::path::Path::new(&path).exists())
+}
+
 fn main() -> ExitCode {
     orderflow_runtime::worker_main::<MarkedRecordWorker>(
-        "Test-only: order-status that panics or aborts on marked records.",
+        "Test-only: order-status that panics, aborts or waits on marked records.",
     )
 }
