@@ -93,6 +93,11 @@ pub fn consumer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
         ("queued.max.messages.kbytes", "2048".to_owned()),
         // When that queue is full, look again soon rather than after a second.
         ("fetch.queue.backoff.ms", "20".to_owned()),
+        // A fetch response stays in memory until its last record is handled: at most
+        // 256 KiB per partition instead of 1 MiB (the client already keeps a whole
+        // response within the queue above). A record batch larger than that still
+        // comes whole (the broker always returns the first batch, KIP-74).
+        ("max.partition.fetch.bytes", "262144".to_owned()),
     ];
     if at_least_once {
         // At-least-once stores each offset once its outputs are acknowledged (see
