@@ -598,6 +598,67 @@ async fn a_record_that_kills_the_process_three_starts_in_a_row_is_set_aside() {
     }
 }
 
+/// Writes an event of about `size` bytes (a long `source`) to `topic`, which must allow
+/// 8 MiB records, with kcat and a header `x: 1`; returns its bytes.
+async fn produce_large_event(kafka: &Kafka, topic: &str, size: usize) -> Vec<u8> {
+    let (order, bytes) = event_from(&"x".repeat(size), &unique("big")).await;
+    let file = std::env::temp_dir().join(unique("big-event"));
+    std::fs::write(&file, &bytes).expect("event file");
+    let status = std::process::Command::new("kcat")
+        .args([
+            "-P",
+            "-b",
+            kafka.bootstrap_servers(),
+            "-t",
+            topic,
+            "-k",
+            &order,
+        ])
+        .args(["-X", "message.max.bytes=8388608", "-H", "x=1"])
+        .arg(&file)
+        .status()
+        .expect("kcat runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(status.success(), "kcat failed: {status}");
+    bytes
+}
+
+/// A dead letter as large as the output limits allow is written whole: the producer's
+/// queue holds any record the limits let through (a record larger than the whole queue
+/// is refused as "queue full" for ever, and would stall the worker).
+#[orderflow_tests::test(timeout = 300)]
+async fn a_dead_letter_as_large_as_the_limits_allow_is_written_whole() {
+    let kafka = kafka().await;
+    let topics = Topics {
+        input: unique("big-in"),
+        output: unique("big-out"),
+        dlq: unique("big-dlq"),
+        group: unique("big-group"),
+    };
+    for topic in [&topics.input, &topics.dlq] {
+        kafka
+            .create_topic_with(topic, 1, 1, &[("max.message.bytes", "8388608")])
+            .await;
+    }
+    kafka.create_topic(&topics.output, 1, 1).await;
+    let bytes = produce_large_event(kafka, &topics.input, 6 * 1024 * 1024).await;
+    let _worker = Worker::start(
+        "order-status",
+        kafka,
+        &topics,
+        "exactly-once",
+        &["--kafka-config", "message.max.bytes=8388608"],
+    );
+    let letters = wait_for_records(kafka, &topics.dlq, 1, Duration::from_secs(60)).await;
+    assert_eq!(letters.len(), 1, "one dead letter");
+    let list = headers::read(&letters[0]);
+    assert_eq!(
+        header_of(&list, header::ERROR_KIND).as_deref(),
+        Some("payload-too-large")
+    );
+    assert_eq!(header_of(&list, "orderflow.dlq.truncated-from"), None);
+    assert_eq!(letters[0].payload(), Some(&bytes[..]), "the event whole");
+}
 /// A well-formed event of 2 MiB on a topic that takes 8 MiB records, written by kcat,
 /// over the default --max-payload-bytes: one dead letter, class `decode`, kind
 /// `payload-too-large`, with its schema and original headers, cut to fit the
@@ -616,25 +677,7 @@ async fn an_oversized_event_is_one_dead_letter_of_class_decode_cut_to_fit() {
         .await;
     kafka.create_topic(&topics.output, 1, 1).await;
     kafka.create_topic(&topics.dlq, 1, 1).await;
-    let (order, bytes) = event_from(&"x".repeat(2 * 1024 * 1024), &unique("big")).await;
-    let file = std::env::temp_dir().join(unique("big-event"));
-    std::fs::write(&file, &bytes).expect("event file");
-    let status = std::process::Command::new("kcat")
-        .args([
-            "-P",
-            "-b",
-            kafka.bootstrap_servers(),
-            "-t",
-            &topics.input,
-            "-k",
-            &order,
-        ])
-        .args(["-X", "message.max.bytes=8388608", "-H", "x=1"])
-        .arg(&file)
-        .status()
-        .expect("kcat runs");
-    let _ = std::fs::remove_file(&file);
-    assert!(status.success(), "kcat failed: {status}");
+    let bytes = produce_large_event(kafka, &topics.input, 2 * 1024 * 1024).await;
     let worker = Worker::start("order-status", kafka, &topics, "exactly-once", &[]);
     let letters = wait_for_records(kafka, &topics.dlq, 1, Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -60,6 +60,15 @@ pub(crate) fn create_producer(
         "batch.size".into(),
         smallest.clamp(1, 1_000_000).to_string(),
     ));
+    properties.push((
+        "queue.buffering.max.kbytes".into(),
+        producer_queue_kib(
+            limits
+                .of(&config.output_topic)
+                .max(limits.of(&config.dlq_topic)),
+        )
+        .to_string(),
+    ));
     let client_config = client_config(config, Role::Producer, &properties);
     let producer = WorkerProducer::from_config_and_context(
         &client_config,
@@ -70,6 +79,20 @@ pub(crate) fn create_producer(
     )
     .map_err(|e| RuntimeError::Config(format!("the Kafka producer rejected its settings: {e}")))?;
     Ok(Arc::new(producer))
+}
+
+/// The producer queue's size in KiB (`queue.buffering.max.kbytes`) for records of at
+/// most `largest` bytes.
+///
+/// At-least-once keeps each input in memory until its outputs are acknowledged, so the
+/// queue bounds those too: 4 MiB of outputs is some 16,000 order events, 0.1 s at
+/// 150,000 events/s. (16 MiB let a drain of 48 partitions, whose batches are small and
+/// slow to be acknowledged, hold 95 to 103 MiB of steady RSS; 74 with 4 MiB.) But every
+/// record the limits let through must fit in it twice: the client refuses a record
+/// larger than the whole queue as "queue full" for ever, which would stall the worker.
+pub(crate) fn producer_queue_kib(largest: usize) -> usize {
+    const QUEUE_KIB: usize = 4096;
+    largest.saturating_mul(2).div_ceil(1024).max(QUEUE_KIB)
 }
 
 /// The consumer's properties for the guarantee; the user's passthrough still wins
@@ -124,8 +147,8 @@ pub fn producer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
         ("linger.ms", "5".to_owned()),
         ("compression.type", "lz4".to_owned()),
         // Bounded producer queue: when it is full, the committer waits (backpressure).
+        // Its size in bytes is set with the record limits (see `create_producer`).
         ("queue.buffering.max.messages", "100000".to_owned()),
-        ("queue.buffering.max.kbytes", "16384".to_owned()),
     ];
     match config.guarantee {
         Guarantee::ExactlyOnce => {
@@ -158,4 +181,18 @@ fn generated_transactional_id(config: &RuntimeConfig) -> String {
         host,
         uuid::Uuid::new_v4().simple()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::producer_queue_kib;
+
+    #[test]
+    fn the_producer_queue_holds_twice_the_largest_record_and_4_mib_at_least() {
+        assert_eq!(producer_queue_kib(0), 4096);
+        assert_eq!(producer_queue_kib(1_000_000 - 512), 4096);
+        // 8 MiB topics and message.max.bytes: 16 MiB.
+        assert_eq!(producer_queue_kib(8 * 1024 * 1024 - 512), 16 * 1024 - 1);
+        assert_eq!(producer_queue_kib(usize::MAX), usize::MAX.div_ceil(1024));
+    }
 }
