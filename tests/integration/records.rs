@@ -227,27 +227,18 @@ async fn any_bytes_in_keys_and_headers_are_processed_or_dead_lettered_exactly_on
     }
     // kcat, an outside client, writes header names that no UTF-8 string holds.
     let (order, bytes) = event_from("kcat", &unique("kcat")).await;
-    let file = std::env::temp_dir().join(unique("kcat-event"));
-    std::fs::write(&file, &bytes).expect("event file");
-    let status = std::process::Command::new("kcat")
-        .args([
-            "-P",
-            "-b",
-            kafka.bootstrap_servers(),
-            "-t",
-            &topics.input,
-            "-k",
-            &order,
-        ])
-        .arg("-H")
-        .arg(OsStr::from_bytes(b"\xff\xfebinary name=value"))
-        .arg("-H")
-        .arg(OsStr::from_bytes(b"ok=\xc3\x28"))
-        .arg(&file)
-        .status()
-        .expect("kcat runs");
-    let _ = std::fs::remove_file(&file);
-    assert!(status.success(), "kcat failed: {status}");
+    kcat_produce(
+        kafka,
+        &topics.input,
+        &order,
+        &bytes,
+        &[
+            OsStr::new("-H"),
+            OsStr::from_bytes(b"\xff\xfebinary name=value"),
+            OsStr::new("-H"),
+            OsStr::from_bytes(b"ok=\xc3\x28"),
+        ],
+    );
 
     let mut worker = Worker::start("order-status", kafka, &topics, "exactly-once", &[]);
     let codec = Codec::new(CodecSettings::default()).expect("codec");
@@ -598,12 +589,11 @@ async fn a_record_that_kills_the_process_three_starts_in_a_row_is_set_aside() {
     }
 }
 
-/// Writes an event of about `size` bytes (a long `source`) to `topic`, which must allow
-/// 8 MiB records, with kcat and a header `x: 1`; returns its bytes.
-async fn produce_large_event(kafka: &Kafka, topic: &str, size: usize) -> Vec<u8> {
-    let (order, bytes) = event_from(&"x".repeat(size), &unique("big")).await;
-    let file = std::env::temp_dir().join(unique("big-event"));
-    std::fs::write(&file, &bytes).expect("event file");
+/// Writes one record, `key` and `value`, to `topic` with kcat (an outside client), with
+/// kcat options `extra` (headers, properties).
+fn kcat_produce(kafka: &Kafka, topic: &str, key: &str, value: &[u8], extra: &[&OsStr]) {
+    let file = std::env::temp_dir().join(unique("kcat-record"));
+    std::fs::write(&file, value).expect("record file");
     let status = std::process::Command::new("kcat")
         .args([
             "-P",
@@ -612,14 +602,22 @@ async fn produce_large_event(kafka: &Kafka, topic: &str, size: usize) -> Vec<u8>
             "-t",
             topic,
             "-k",
-            &order,
+            key,
         ])
-        .args(["-X", "message.max.bytes=8388608", "-H", "x=1"])
+        .args(extra)
         .arg(&file)
         .status()
         .expect("kcat runs");
     let _ = std::fs::remove_file(&file);
     assert!(status.success(), "kcat failed: {status}");
+}
+
+/// Writes an event of about `size` bytes (a long `source`) to `topic`, which must allow
+/// 8 MiB records, with kcat and a header `x: 1`; returns its bytes.
+async fn produce_large_event(kafka: &Kafka, topic: &str, size: usize) -> Vec<u8> {
+    let (order, bytes) = event_from(&"x".repeat(size), &unique("big")).await;
+    let extra = ["-X", "message.max.bytes=8388608", "-H", "x=1"].map(OsStr::new);
+    kcat_produce(kafka, topic, &order, &bytes, &extra);
     bytes
 }
 
