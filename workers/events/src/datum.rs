@@ -313,7 +313,7 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
     fn deserialize_tuple<V: Visitor<'de>>(
         self,
         _len: usize,
-        _v: V,
+        _visitor: V,
     ) -> Result<V::Value, DatumError> {
         error("a tuple has no Avro form")
     }
