@@ -626,6 +626,19 @@ async fn produce_large_event(kafka: &Kafka, topic: &str, size: usize) -> Vec<u8>
 /// is refused as "queue full" for ever, and would stall the worker).
 #[orderflow_tests::test(timeout = 300)]
 async fn a_dead_letter_as_large_as_the_limits_allow_is_written_whole() {
+    large_dead_letter_written_whole("message.max.bytes=8388608").await;
+}
+
+/// The same with the limit raised for the producer alone (`producer.` prefix): the
+/// output limits follow the producer's own `message.max.bytes`.
+#[orderflow_tests::test(timeout = 300)]
+async fn a_producer_only_message_limit_raises_the_output_limits() {
+    large_dead_letter_written_whole("producer.message.max.bytes=8388608").await;
+}
+
+/// A 6 MiB event refused as too large for the worker is dead-lettered whole into an 8
+/// MiB dead-letter topic, with `client_limit` as the worker's `--kafka-config`.
+async fn large_dead_letter_written_whole(client_limit: &str) {
     let kafka = kafka().await;
     let topics = Topics {
         input: unique("big-in"),
@@ -645,7 +658,7 @@ async fn a_dead_letter_as_large_as_the_limits_allow_is_written_whole() {
         kafka,
         &topics,
         "exactly-once",
-        &["--kafka-config", "message.max.bytes=8388608"],
+        &["--kafka-config", client_limit],
     );
     let letters = wait_for_records(kafka, &topics.dlq, 1, Duration::from_secs(60)).await;
     assert_eq!(letters.len(), 1, "one dead letter");

@@ -106,6 +106,16 @@ impl KafkaSettings {
         config
     }
 
+    /// The value the passthrough gives property `name` in a client of `role`, if any:
+    /// the last entry that applies wins, as in [`Self::config_for`].
+    pub fn passthrough_value(&self, role: Role, name: &str) -> Option<&str> {
+        self.passthrough
+            .iter()
+            .rev()
+            .find(|(key, _)| key_for(role, key) == Some(name))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// Creates a client of type `T` from [`Self::client_config`], turning librdkafka's
     /// refusal of a property into a configuration error that names it.
     pub fn create<T: FromClientConfig>(
@@ -350,6 +360,22 @@ impl<K> std::ops::Deref for Watched<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_passthrough_value_of_a_role_is_the_last_entry_that_applies_to_it() {
+        let settings = KafkaSettings::new("b:9092")
+            .with_property("message.max.bytes", "2000000")
+            .with_property("producer.message.max.bytes", "8388608")
+            .with_property("consumer.message.max.bytes", "3000000");
+        let value = |role| settings.passthrough_value(role, "message.max.bytes");
+        assert_eq!(value(Role::Producer), Some("8388608"));
+        assert_eq!(value(Role::Consumer), Some("3000000"));
+        assert_eq!(value(Role::Other), Some("2000000"));
+        assert_eq!(
+            settings.passthrough_value(Role::Producer, "linger.ms"),
+            None
+        );
+    }
 
     #[test]
     fn passthrough_is_applied_last_and_wins() {

@@ -12,7 +12,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::{Metadata, MetadataTopic};
 
 use crate::error::RuntimeError;
-use crate::kafka::KafkaSettings;
+use crate::kafka::{KafkaSettings, Role};
 use crate::kafka_errors::{Next, Stage, classify_code, is_denied};
 use crate::message::OutputRecord;
 
@@ -102,11 +102,11 @@ pub async fn prepare(
         }
         create_topics(&admin, &missing, DEV_PARTITIONS, 1, &[]).await?;
     }
+    // The producer's own limit: `producer.message.max.bytes` or `message.max.bytes`,
+    // whichever the passthrough gives it last.
     let client_limit = settings
-        .passthrough
-        .iter()
-        .find(|(key, _)| key == "message.max.bytes")
-        .and_then(|(_, value)| value.parse().ok())
+        .passthrough_value(Role::Producer, "message.max.bytes")
+        .and_then(|value| value.parse().ok())
         .unwrap_or(CLIENT_DEFAULT_MAX_MESSAGE_BYTES);
     let topic_limits = topic_max_message_bytes(&admin, outputs).await;
     let by_topic = outputs
