@@ -659,6 +659,31 @@ def long_release_names_keep_worker_suffix():
 
 
 @test
+def renders_as_a_subchart_with_global_values():
+    """An umbrella chart passes `global` to every subchart: the closed schema accepts it."""
+    with tempfile.TemporaryDirectory(prefix="orderflow-umbrella-") as tmp:
+        umbrella = Path(tmp) / "shop"
+        shutil.copytree(CHART, umbrella / "charts" / "orderflow")
+        chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+        (umbrella / "Chart.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "v2", "name": "shop", "version": "1.0.0",
+            "dependencies": [{"name": "orderflow", "version": chart["version"]}],
+        }))
+        (umbrella / "values.yaml").write_text(yaml.safe_dump({
+            "global": {"imageRegistry": "registry.example", "storageClass": "fast"},
+            "orderflow": {"kafka": {"bootstrapServers": "kafka.shop:9092"}},
+        }))
+        proc = subprocess.run([helm_binary(), "template", "shop", str(umbrella)],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        deps = [d for d in yaml.safe_load_all(proc.stdout) if d and d["kind"] == "Deployment"]
+        assert len(deps) == len(WORKERS), [d["metadata"]["name"] for d in deps]
+    # A misspelt key is still refused beside `global`.
+    err = render_fails(values={"global": {"x": 1}, "imagee": {"tag": "x"}})
+    assert "imagee" in err, err
+
+
+@test
 def every_values_key_is_documented():
     """Each key line of values.yaml is preceded by a comment or carries one."""
     lines = (CHART / "values.yaml").read_text().splitlines()
@@ -682,7 +707,7 @@ def schema_is_closed_and_consistent():
 
     schema = json.loads((CHART / "values.schema.json").read_text())
     # Free-form objects: Kubernetes pass-through structures and string maps.
-    open_ok = {"affinity", "seLinuxOptions", "appArmorProfile", "windowsOptions"}
+    open_ok = {"affinity", "seLinuxOptions", "appArmorProfile", "windowsOptions", "global"}
     problems = []
 
     def walk(node, path):
