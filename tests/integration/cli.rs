@@ -91,14 +91,11 @@ fn event(order_id: &str, event_id: &str) -> OrderEvent {
     event
 }
 
-#[orderflow_tests::test(timeout = 300)]
-async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
-    let kafka = kafka().await;
-    let topic = unique("tail");
-    kafka.create_topic(&topic, 1, 1).await;
+/// `count` single-object encoded events of orders `ord-0`, `ord-1`, ... keyed by order.
+async fn encoded_events(count: usize) -> Vec<(String, Vec<u8>)> {
     let codec = Codec::new(CodecSettings::default()).unwrap();
     let mut records = Vec::new();
-    for i in 0..3 {
+    for i in 0..count {
         let bytes = codec
             .encode(
                 "orders.lifecycle",
@@ -106,8 +103,21 @@ async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
             )
             .await
             .unwrap();
-        records.push((format!("ord-{i}"), bytes, None));
+        records.push((format!("ord-{i}"), bytes));
     }
+    records
+}
+
+#[orderflow_tests::test(timeout = 300)]
+async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
+    let kafka = kafka().await;
+    let topic = unique("tail");
+    kafka.create_topic(&topic, 1, 1).await;
+    let mut records: Vec<_> = encoded_events(3)
+        .await
+        .into_iter()
+        .map(|(key, bytes)| (key, bytes, None))
+        .collect();
     let headers = OwnedHeaders::new().insert(Header {
         key: "orderflow.dlq.error-class",
         value: Some("decode"),
@@ -197,6 +207,77 @@ async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
         "{}",
         missing.stderr
     );
+}
+
+/// `tail --offset` starts where kcat's `-o` does (beginning, end, N, -N) and
+/// `--from-datetime` at the first record at or after a time, in RFC 3339 or in Kafka's
+/// tools' zone-less form read in the local time zone.
+#[orderflow_tests::test(timeout = 300)]
+async fn tail_starts_at_an_offset_a_count_before_the_end_or_a_time() {
+    let kafka = kafka().await;
+    let servers = kafka.bootstrap_servers();
+    let topic = unique("tail-start");
+    kafka.create_topic(&topic, 1, 1).await;
+    let batch = encoded_events(5).await;
+    kafka.produce(&topic, &batch[..3]).await;
+    // Create times are the producer's clock in milliseconds: a gap on each side of the
+    // chosen instant keeps the first three before it and the last two after it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let between = jiff::Timestamp::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    kafka.produce(&topic, &batch[3..]).await;
+
+    let offsets = |run: &Run| -> Vec<i64> {
+        assert!(run.status.success(), "{}", run.stderr);
+        run.lines()
+            .iter()
+            .map(|line| line.parse::<TailLine>().unwrap().offset)
+            .collect()
+    };
+    let tail = |extra: Vec<String>| {
+        let mut args = vec![
+            "tail".to_owned(),
+            topic.clone(),
+            "-b".into(),
+            servers.into(),
+        ];
+        args.extend(extra);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            orderflow(&args, None).await
+        }
+    };
+    let at = |flag: &str, value: &str| vec![flag.to_owned(), value.to_owned()];
+    assert_eq!(
+        offsets(&tail(at("--offset", "beginning")).await),
+        [0, 1, 2, 3, 4]
+    );
+    assert_eq!(offsets(&tail(at("--offset", "2")).await), [2, 3, 4]);
+    assert_eq!(offsets(&tail(at("--offset", "-2")).await), [3, 4]);
+    assert_eq!(offsets(&tail(at("--offset", "-9")).await), [0, 1, 2, 3, 4]);
+    assert_eq!(
+        offsets(&tail(at("--offset", "end")).await),
+        Vec::<i64>::new()
+    );
+    let rfc3339 = between.to_string();
+    assert_eq!(
+        offsets(&tail(at("--from-datetime", &rfc3339)).await),
+        [3, 4]
+    );
+    let local = jiff::tz::TimeZone::system()
+        .to_datetime(between)
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f")
+        .to_string();
+    assert_eq!(offsets(&tail(at("--from-datetime", &local)).await), [3, 4]);
+    let later = (between + jiff::SignedDuration::from_hours(1)).to_string();
+    assert_eq!(
+        offsets(&tail(at("--from-datetime", &later)).await),
+        Vec::<i64>::new(),
+        "no record that late: nothing to show"
+    );
+    let bad = tail(at("--offset", "stored")).await;
+    assert!(!bad.status.success());
+    assert!(bad.stderr.contains("-N"), "{}", bad.stderr);
 }
 
 #[orderflow_tests::test(timeout = 300)]
@@ -647,4 +728,155 @@ async fn a_poison_event_fixed_and_replayed_is_processed_exactly_once() {
     worker.terminate();
     let status = worker.wait(Duration::from_secs(25)).await;
     assert!(status.is_some_and(|s| s.success()), "exit {status:?}");
+}
+
+/// `--command-config` takes the `client.properties` file Kafka's own tools take. One
+/// Java-form file (SCRAM through `sasl.jaas.config`, a PEM trust store, the servers)
+/// lets `kafka-topics` create the topics on the SASL_SSL listener, `orderflow produce`
+/// (with `-b`) write events, a worker (no servers flag: the file's) process them, and
+/// `orderflow tail` (with `--bootstrap-server`) read the outputs. With a wrong password
+/// in the file a command stops with the reason, and the secret appears nowhere.
+#[orderflow_tests::test(timeout = 400)]
+async fn a_kafka_tools_client_properties_file_reaches_a_sasl_ssl_listener() {
+    use orderflow_tests::cluster::{LocalCluster, SCRAM_PASSWORD};
+    let cluster = LocalCluster::start_secure().await;
+    let secure = cluster.secure_servers();
+    let dir = std::env::temp_dir().join(unique("command-config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let properties = |name: &str, password: &str| {
+        let path = dir.join(name);
+        let text = format!(
+            "# as kafka-topics.sh --command-config takes it\n\
+             bootstrap.servers={secure}\n\
+             security.protocol=SASL_SSL\n\
+             sasl.mechanism=SCRAM-SHA-256\n\
+             sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+             username=\"orderflow\" password=\"{password}\";\n\
+             ssl.truststore.type=PEM\n\
+             ssl.truststore.location={}\n",
+            cluster.tls_file("ca.crt").display()
+        );
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let good = properties("client.properties", SCRAM_PASSWORD);
+    let wrong_password = format!("not-the-{SCRAM_PASSWORD}");
+    let wrong = properties("wrong.properties", &wrong_password);
+
+    let (input, output, dlq) = (unique("cc-in"), unique("cc-out"), unique("cc-dlq"));
+    for topic in [&input, &output, &dlq] {
+        let created = cluster
+            .tool(
+                "org.apache.kafka.tools.TopicCommand",
+                &[
+                    "--bootstrap-server",
+                    &secure,
+                    "--command-config",
+                    &good,
+                    "--create",
+                    "--topic",
+                    topic,
+                    "--partitions",
+                    "2",
+                    "--replication-factor",
+                    "1",
+                ],
+            )
+            .await;
+        assert!(created.is_ok(), "kafka-topics with the file: {created:?}");
+    }
+
+    let events = dir.join("events.jsonl");
+    let text: String = (0..5)
+        .map(|i| order_json(&format!("ord-{i}"), &format!("evt-{i}"), "2") + "\n")
+        .collect();
+    std::fs::write(&events, text).unwrap();
+    let produced = orderflow(
+        &[
+            "produce",
+            &input,
+            "--schema",
+            "OrderEvent",
+            "--file",
+            events.to_str().unwrap(),
+            "-b",
+            &secure,
+            "--command-config",
+            &good,
+        ],
+        None,
+    )
+    .await;
+    assert!(produced.status.success(), "{}", produced.stderr);
+
+    let worker_args: Vec<String> = [
+        "--command-config",
+        &good,
+        "--group-id",
+        &unique("cc-group"),
+        "--input-topic",
+        &input,
+        "--output-topic",
+        &output,
+        "--dlq-topic",
+        &dlq,
+        "--http-addr",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut worker = Process::start("order-status", &worker_args, &[]);
+    let tailed = orderflow(
+        &[
+            "tail",
+            &output,
+            "--count",
+            "5",
+            "--follow",
+            "--bootstrap-server",
+            &secure,
+            "--command-config",
+            &good,
+        ],
+        None,
+    )
+    .await;
+    worker.terminate();
+    let status = worker.wait(Duration::from_secs(25)).await;
+    let log = worker.log();
+    assert!(tailed.status.success(), "{}\n{log}", tailed.stderr);
+    let lines: Vec<TailLine> = tailed.lines().iter().map(|l| l.parse().unwrap()).collect();
+    let mut orders: Vec<String> = lines
+        .iter()
+        .map(|line| line.value.as_ref().expect("decoded")["order_id"].to_string())
+        .collect();
+    orders.sort();
+    assert_eq!(
+        orders,
+        (0..5).map(|i| format!("\"ord-{i}\"")).collect::<Vec<_>>(),
+        "one status change per event, read back over SASL_SSL"
+    );
+    assert!(status.is_some_and(|s| s.success()), "{log}");
+    assert!(!log.contains(SCRAM_PASSWORD), "the password was logged");
+
+    let refused = orderflow(
+        &["tail", &output, "--count", "1", "--command-config", &wrong],
+        None,
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.to_lowercase().contains("authentication"),
+        "{}",
+        refused.stderr
+    );
+    for text in [
+        &refused.stdout,
+        &refused.stderr,
+        &produced.stderr,
+        &tailed.stderr,
+    ] {
+        assert!(!text.contains(SCRAM_PASSWORD) && !text.contains(&wrong_password));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -145,6 +145,13 @@ impl LocalCluster {
         self.brokers
     }
 
+    /// Runs one of Kafka's own tools (a main class such as
+    /// `org.apache.kafka.tools.TopicCommand`) with `args`; its output, or why it failed.
+    pub async fn tool(&self, class: &str, args: &[&str]) -> Result<String, String> {
+        let all: Vec<&str> = ["tool", class].iter().chain(args).copied().collect();
+        self.script(&all).await
+    }
+
     async fn script(&self, args: &[&str]) -> Result<String, String> {
         let mut command = tokio::process::Command::new("bash");
         command

@@ -10,6 +10,8 @@ use orderflow_runtime::WorkerArgs;
 use orderflow_runtime::config::{KafkaArgs, RegistryArgs};
 use orderflow_runtime::kafka::{KafkaSettings, parse_property};
 
+use crate::tail::{Start, parse_datetime};
+
 /// orderflow: the operator's and developer's tool for the order pipeline.
 #[derive(Debug, Parser)]
 #[command(name = "orderflow", version, about, long_about = None, propagate_version = true)]
@@ -114,8 +116,22 @@ pub enum FormatArg {
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
     /// Run against this cluster instead of the embedded broker.
-    #[arg(long, env = "ORDERFLOW_BOOTSTRAP_SERVERS")]
+    #[arg(
+        short = 'b',
+        long,
+        visible_alias = "bootstrap-server",
+        env = "ORDERFLOW_BOOTSTRAP_SERVERS",
+        value_name = "SERVERS"
+    )]
     pub bootstrap_servers: Option<String>,
+    /// A client.properties file for that cluster, as Kafka's tools take it.
+    #[arg(
+        long,
+        env = "ORDERFLOW_COMMAND_CONFIG",
+        value_name = "FILE",
+        requires = "bootstrap_servers"
+    )]
+    pub command_config: Option<PathBuf>,
     /// Generated events per second.
     #[arg(long, default_value_t = 200)]
     pub rate: u64,
@@ -191,8 +207,16 @@ pub struct TailArgs {
     pub connection: ConnectionArgs,
     /// Topic to read.
     pub topic: String,
-    /// Start from the end instead of the beginning.
-    #[arg(long)]
+    /// Where to start in each partition: beginning, end, an offset N, or -N (N records
+    /// before the end) [default: beginning].
+    #[arg(long, value_name = "beginning|end|N|-N", allow_hyphen_values = true)]
+    pub offset: Option<Start>,
+    /// Start at the first record at or after this time in each partition: RFC 3339
+    /// (2026-12-03T05:00:00Z) or YYYY-MM-DDTHH:mm:SS.sss in the local time zone.
+    #[arg(long, value_name = "DATETIME", value_parser = parse_datetime, conflicts_with_all = ["offset", "from_end"])]
+    pub from_datetime: Option<i64>,
+    /// The same as --offset end.
+    #[arg(long, conflicts_with = "offset")]
     pub from_end: bool,
     /// Keep reading new records.
     #[arg(long)]

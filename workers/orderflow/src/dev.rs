@@ -1,7 +1,7 @@
 //! `orderflow dev` (what `make run` starts): an embedded Kafka-protocol broker
 //! (librdkafka's mock cluster), the topics, all four workers in this process, a
-//! generator of order lifecycles, and a live view. `--bootstrap-servers` runs the same
-//! against a real cluster.
+//! generator of order lifecycles, and a live view. `--bootstrap-servers` (with
+//! `--command-config` for a secured one) runs the same against a real cluster.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use orderflow_events::{Codec, OrderEvent};
 use orderflow_runtime::clock::{SystemClock, now_millis};
-use orderflow_runtime::config::LogFormat;
+use orderflow_runtime::config::{KafkaArgs, LogFormat};
 use orderflow_runtime::kafka::KafkaSettings;
 use orderflow_runtime::metrics::{WorkerStatus, prometheus};
 use orderflow_runtime::telemetry::init_logging_at;
@@ -39,7 +39,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         (None, Some(servers)) => servers.clone(),
         (None, None) => unreachable!(),
     };
-    let settings = KafkaSettings::new(&bootstrap);
+    // The workers take the same connection flags as the commands that build `settings`.
+    let mut connection = vec!["--bootstrap-servers".to_owned(), bootstrap.clone()];
+    if let Some(path) = &args.command_config {
+        connection.extend(["--command-config".to_owned(), path.display().to_string()]);
+    }
+    let settings = KafkaArgs {
+        bootstrap_servers: Some(bootstrap.clone()),
+        command_config: args.command_config.clone(),
+        kafka_config: Vec::new(),
+        sasl_username: None,
+        sasl_password: None,
+    }
+    .settings()?;
     let topics = all_topics();
     match &mock {
         Some(mock) => {
@@ -72,7 +84,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             let status = Arc::new(WorkerStatus::new(<$worker>::NAME));
             statuses.push(status.clone());
             workers.push(tokio::spawn(run_worker::<$worker>(
-                bootstrap.clone(),
+                connection.clone(),
                 args.guarantee,
                 status,
                 stop(),
@@ -158,32 +170,23 @@ fn tracing_filter() -> tracing_subscriber::EnvFilter {
 
 /// Runs one worker of the dev stack in this process.
 async fn run_worker<P: Processor>(
-    bootstrap: String,
+    connection: Vec<String>,
     guarantee: orderflow_runtime::Guarantee,
     status: Arc<WorkerStatus>,
     stop: impl Future<Output = ()> + Send,
 ) -> Result<(), RuntimeError> {
-    let flags = [
-        "--bootstrap-servers",
-        bootstrap.as_str(),
+    let mut flags: Vec<&str> = connection.iter().map(String::as_str).collect();
+    flags.extend([
         "--guarantee",
         guarantee.as_str(),
-        "--transactional-id",
-        P::NAME,
         "--http-addr",
         "127.0.0.1:0",
         "--shutdown-timeout-secs",
         "15",
-    ];
-    let flags: Vec<&str> = match guarantee {
-        orderflow_runtime::Guarantee::ExactlyOnce => flags.to_vec(),
-        orderflow_runtime::Guarantee::AtLeastOnce => flags
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !(4..6).contains(i))
-            .map(|(_, f)| *f)
-            .collect(),
-    };
+    ]);
+    if guarantee == orderflow_runtime::Guarantee::ExactlyOnce {
+        flags.extend(["--transactional-id", P::NAME]);
+    }
     let args = WorkerArgs::from_flags(flags).map_err(RuntimeError::Config)?;
     let config = args.resolve(identity::<P>())?;
     let processor = load_processor::<P>(&args)?;

@@ -31,13 +31,63 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Timeout of the metadata request that lists the topic's partitions.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where a [`TopicReader`] starts.
+/// Where a [`TopicReader`] starts, in each partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// The oldest record of each partition.
+    /// The oldest record.
     Beginning,
-    /// After the newest record of each partition.
+    /// After the newest record.
     End,
+    /// This offset. One the partition no longer or not yet holds is reset as librdkafka
+    /// resets it (`auto.offset.reset`, the latest unless set), as kcat does.
+    Offset(i64),
+    /// This many offsets before the end (or the beginning, when it holds fewer). In a
+    /// transactional topic the commit markers hold offsets too.
+    BeforeEnd(i64),
+    /// The first record whose timestamp is at or after this time (milliseconds since
+    /// the Unix epoch); the end when there is none.
+    Time(i64),
+}
+
+impl std::str::FromStr for Start {
+    type Err = String;
+
+    /// `beginning` (or `earliest`), `end` (or `latest`), an offset `N`, or `-N`: N
+    /// records before the end.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "beginning" | "earliest" => Ok(Start::Beginning),
+            "end" | "latest" => Ok(Start::End),
+            number => match number.parse::<i64>() {
+                Ok(n) if number.starts_with('-') => Ok(Start::BeforeEnd(n.saturating_neg())),
+                Ok(n) => Ok(Start::Offset(n)),
+                Err(_) => Err(format!(
+                    "{text:?} is not an offset: use beginning, end, N (an offset) or -N (N \
+                     records before the end)"
+                )),
+            },
+        }
+    }
+}
+
+/// Parses `--from-datetime`: RFC 3339 (`2026-12-03T05:00:00Z`, with any offset), or a
+/// date and time without a zone (`2026-12-03T05:00:00.000`, as Kafka's tools take it)
+/// in the local time zone; milliseconds since the Unix epoch.
+pub fn parse_datetime(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let timestamp = match text.parse::<jiff::Timestamp>() {
+        Ok(timestamp) => timestamp,
+        Err(_) => text
+            .parse::<jiff::civil::DateTime>()
+            .and_then(|local| jiff::tz::TimeZone::system().to_timestamp(local))
+            .map_err(|error| {
+                format!(
+                    "{text:?} is not a date and time: use RFC 3339 (2026-12-03T05:00:00Z) or \
+                     YYYY-MM-DDTHH:mm:SS.sss in the local time zone ({error})"
+                )
+            })?,
+    };
+    Ok(timestamp.as_millisecond())
 }
 
 /// The reader's client context: reaching the end of a partition is how the reader
@@ -111,13 +161,33 @@ impl TopicReader {
             ),
             None => available,
         };
-        let offset = match start {
-            Start::Beginning => Offset::Beginning,
-            Start::End => Offset::End,
-        };
         let mut assignment = TopicPartitionList::new();
         for p in &partitions {
+            let offset = match start {
+                Start::Beginning => Offset::Beginning,
+                Start::End => Offset::End,
+                Start::Offset(n) => Offset::Offset(n),
+                Start::BeforeEnd(n) => {
+                    let (low, high) = consumer
+                        .fetch_watermarks(topic, *p, METADATA_TIMEOUT)
+                        .with_context(|| format!("reading the offsets of {topic} [{p}]"))?;
+                    Offset::Offset(high.saturating_sub(n).max(low))
+                }
+                // The time stands in the offset's place for the look-up below.
+                Start::Time(ms) => Offset::Offset(ms),
+            };
             assignment.add_partition_offset(topic, *p, offset)?;
+        }
+        if let Start::Time(ms) = start {
+            assignment = consumer
+                .offsets_for_times(assignment, METADATA_TIMEOUT)
+                .with_context(|| format!("looking up the offsets of {topic} at {ms} ms"))?;
+            // A partition with no record that late answers the end (-1) already.
+            for mut element in assignment.elements() {
+                if element.offset() == Offset::Invalid {
+                    element.set_offset(Offset::End)?;
+                }
+            }
         }
         consumer
             .assign(&assignment)
@@ -279,10 +349,11 @@ impl std::str::FromStr for TailLine {
 pub async fn run(args: TailArgs) -> anyhow::Result<()> {
     let settings = args.connection.kafka()?;
     let codec = Codec::new(args.connection.codec(None)?).map_err(anyhow::Error::msg)?;
-    let start = if args.from_end {
-        Start::End
-    } else {
-        Start::Beginning
+    let start = match (args.from_datetime, args.offset) {
+        (Some(ms), _) => Start::Time(ms),
+        (None, Some(start)) => start,
+        (None, None) if args.from_end => Start::End,
+        (None, None) => Start::Beginning,
     };
     let mut reader = TopicReader::open(&settings, &args.topic, args.partition, start).await?;
     let limit = args.count.unwrap_or(usize::MAX);
@@ -310,6 +381,39 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_positions_parse_as_kcat_takes_them() {
+        let parse = |text: &str| text.parse::<Start>();
+        assert_eq!(parse("beginning"), Ok(Start::Beginning));
+        assert_eq!(parse("earliest"), Ok(Start::Beginning));
+        assert_eq!(parse("end"), Ok(Start::End));
+        assert_eq!(parse("latest"), Ok(Start::End));
+        assert_eq!(parse("42"), Ok(Start::Offset(42)));
+        assert_eq!(parse("0"), Ok(Start::Offset(0)));
+        assert_eq!(parse("-10"), Ok(Start::BeforeEnd(10)));
+        assert!(parse("stored").unwrap_err().contains("-N"));
+        assert!(parse("ten").is_err());
+    }
+
+    #[test]
+    fn datetimes_parse_with_or_without_a_zone() {
+        assert_eq!(
+            parse_datetime("2023-11-14T22:13:20Z"),
+            Ok(1_700_000_000_000)
+        );
+        assert_eq!(
+            parse_datetime("2023-11-14T23:13:20.250+01:00"),
+            Ok(1_700_000_000_250)
+        );
+        let local = parse_datetime("2023-11-14T22:13:20.000").unwrap();
+        let offset = jiff::tz::TimeZone::system()
+            .to_offset(jiff::Timestamp::from_millisecond(local).unwrap())
+            .seconds();
+        assert_eq!(local + i64::from(offset) * 1000, 1_700_000_000_000);
+        let bad = parse_datetime("yesterday").unwrap_err();
+        assert!(bad.contains("RFC 3339"), "{bad}");
+    }
     use orderflow_events::{CodecSettings, OrderEvent, sample};
     use rdkafka::Timestamp;
     use rdkafka::message::{Header, OwnedHeaders};

@@ -16,6 +16,7 @@ use crate::error::RuntimeError;
 use crate::kafka::KafkaSettings;
 
 mod args;
+mod command_config;
 mod connection;
 
 /// Delivery guarantee.
@@ -126,8 +127,9 @@ impl WorkerArgs {
         for (key, _) in &kafka.passthrough {
             if crate::kafka::decides_guarantee(key) {
                 return Err(config_error(format!(
-                    "--kafka-config {key} is managed by orderflow (it decides the delivery \
-                     guarantee); use --guarantee, --group-id or --transactional-id instead"
+                    "Kafka property {key} (from --kafka-config or --command-config) is managed \
+                     by orderflow (it decides the delivery guarantee); use --guarantee, \
+                     --group-id or --transactional-id instead"
                 )));
             }
         }

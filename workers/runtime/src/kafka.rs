@@ -150,17 +150,8 @@ impl KafkaSettings {
     pub fn validate(&self) -> Result<(), RuntimeError> {
         validate_bootstrap_servers(&self.bootstrap_servers)?;
         for (key, value) in &self.passthrough {
-            let mut probe = ClientConfig::new();
-            probe.set(split_role(key).1, value);
-            if let Err(error) = probe.create_native_config() {
-                let shown = if is_secret(key) {
-                    "<redacted>"
-                } else {
-                    value.as_str()
-                };
-                return Err(RuntimeError::Config(format!(
-                    "Kafka property {key}={shown} is not accepted by librdkafka: {error}"
-                )));
+            if let Some(problem) = property_problem(key, value) {
+                return Err(RuntimeError::Config(problem));
             }
         }
         for role in [Role::Consumer, Role::Producer, Role::Other] {
@@ -170,6 +161,18 @@ impl KafkaSettings {
         }
         Ok(())
     }
+}
+
+/// Why librdkafka refuses property `key` (with an optional role prefix) set to `value`,
+/// if it does; a secret value is not repeated.
+pub fn property_problem(key: &str, value: &str) -> Option<String> {
+    let mut probe = ClientConfig::new();
+    probe.set(split_role(key).1, value);
+    let error = probe.create_native_config().err()?;
+    let shown = if is_secret(key) { "<redacted>" } else { value };
+    Some(format!(
+        "Kafka property {key}={shown} is not accepted by librdkafka: {error}"
+    ))
 }
 
 /// The client a passthrough key names by its prefix (`consumer.`, `producer.`), if

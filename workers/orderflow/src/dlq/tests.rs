@@ -27,7 +27,8 @@ fn replay_args(all: bool) -> ReplayArgs {
     ReplayArgs {
         connection: ConnectionArgs {
             kafka: KafkaArgs {
-                bootstrap_servers: "127.0.0.1:9092".into(),
+                bootstrap_servers: Some("127.0.0.1:9092".into()),
+                command_config: None,
                 kafka_config: Vec::new(),
                 sasl_username: None,
                 sasl_password: None,

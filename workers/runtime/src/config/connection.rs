@@ -4,8 +4,14 @@
 
 use orderflow_events::registry::RegistrySettings;
 
+use std::path::PathBuf;
+
+use super::command_config::{self, CommandConfig};
 use crate::error::RuntimeError;
 use crate::kafka::{KafkaSettings, parse_property};
+
+/// The servers when neither a flag, a variable nor --command-config names any.
+pub const DEFAULT_BOOTSTRAP_SERVERS: &str = "127.0.0.1:9092";
 
 /// The help heading of the Kafka flags (per flag: a heading set on a flattened struct
 /// would carry over to the flags after it).
@@ -16,14 +22,23 @@ const REGISTRY: &str = "Schema registry";
 /// How to reach Kafka.
 #[derive(Debug, Clone, clap::Args)]
 pub struct KafkaArgs {
-    /// Kafka bootstrap servers, host:port[,host:port...].
+    /// Kafka bootstrap servers, host:port[,host:port...] [default: bootstrap.servers
+    /// of --command-config, else 127.0.0.1:9092].
     #[arg(
+        short = 'b',
         long,
+        visible_alias = "bootstrap-server",
         help_heading = KAFKA,
         env = "ORDERFLOW_BOOTSTRAP_SERVERS",
-        default_value = "127.0.0.1:9092"
+        value_name = "SERVERS"
     )]
-    pub bootstrap_servers: String,
+    pub bootstrap_servers: Option<String>,
+
+    /// A client.properties file as Kafka's tools take it (security.protocol,
+    /// sasl.mechanism, sasl.jaas.config, ssl.truststore.*, ...), applied before
+    /// --kafka-config; flags win over it.
+    #[arg(long, help_heading = KAFKA, env = "ORDERFLOW_COMMAND_CONFIG", value_name = "FILE")]
+    pub command_config: Option<PathBuf>,
 
     /// A librdkafka property as key=value, applied last (repeatable; the variable
     /// takes several separated by ';'). Prefix a key with consumer. or producer. to
@@ -43,11 +58,25 @@ pub struct KafkaArgs {
 
 impl KafkaArgs {
     /// The connection settings, checked ([`KafkaSettings::validate`]).
+    /// The file of --command-config comes first, then --kafka-config; --bootstrap-servers
+    /// and the SASL flags win over the file.
     pub fn settings(&self) -> Result<KafkaSettings, RuntimeError> {
-        let mut settings = KafkaSettings::new(self.bootstrap_servers.trim());
-        settings.sasl_username = self.sasl_username.clone();
-        settings.sasl_password = self.sasl_password.clone();
-        settings.passthrough = self.kafka_config.clone();
+        let file = match &self.command_config {
+            Some(path) => command_config::load(path)?,
+            None => CommandConfig::default(),
+        };
+        let servers = self
+            .bootstrap_servers
+            .clone()
+            .or(file.bootstrap_servers)
+            .unwrap_or_else(|| DEFAULT_BOOTSTRAP_SERVERS.to_owned());
+        let mut settings = KafkaSettings::new(servers.trim());
+        settings.sasl_username = self.sasl_username.clone().or(file.sasl_username);
+        settings.sasl_password = self.sasl_password.clone().or(file.sasl_password);
+        settings.passthrough = file.properties;
+        settings
+            .passthrough
+            .extend(self.kafka_config.iter().cloned());
         settings.validate()?;
         Ok(settings)
     }
@@ -149,7 +178,8 @@ mod tests {
     #[test]
     fn kafka_flags_become_checked_settings() {
         let args = KafkaArgs {
-            bootstrap_servers: " 127.0.0.1:9092 ".into(),
+            bootstrap_servers: Some(" 127.0.0.1:9092 ".into()),
+            command_config: None,
             kafka_config: vec![("linger.ms".into(), "7".into())],
             sasl_username: None,
             sasl_password: None,
@@ -158,9 +188,56 @@ mod tests {
         assert_eq!(settings.bootstrap_servers, "127.0.0.1:9092");
         assert_eq!(settings.passthrough, [("linger.ms".into(), "7".into())]);
         let bad = KafkaArgs {
-            bootstrap_servers: "no-port".into(),
-            ..args
+            bootstrap_servers: Some("no-port".into()),
+            ..args.clone()
         };
         assert!(bad.settings().is_err());
+    }
+
+    #[test]
+    fn flags_win_over_the_command_config_file() {
+        let path = std::env::temp_dir().join(format!("client-{}.properties", std::process::id()));
+        std::fs::write(
+            &path,
+            "bootstrap.servers=file-broker:9093\nlinger.ms=50\nsecurity.protocol=SASL_SSL\n\
+             sasl.mechanism=PLAIN\n\
+             sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \
+             username=\"file-user\" password=\"file-password\";\n",
+        )
+        .unwrap();
+        let args = KafkaArgs {
+            bootstrap_servers: None,
+            command_config: Some(path.clone()),
+            kafka_config: vec![("linger.ms".into(), "7".into())],
+            sasl_username: None,
+            sasl_password: Some("flag-password".into()),
+        };
+        let settings = args.settings().unwrap();
+        assert_eq!(settings.bootstrap_servers, "file-broker:9093");
+        assert_eq!(settings.sasl_username.as_deref(), Some("file-user"));
+        assert_eq!(settings.sasl_password.as_deref(), Some("flag-password"));
+        assert_eq!(
+            settings.passthrough_value(crate::kafka::Role::Producer, "linger.ms"),
+            Some("7")
+        );
+        let flagged = KafkaArgs {
+            bootstrap_servers: Some("flag-broker:9092".into()),
+            ..args.clone()
+        };
+        assert_eq!(
+            flagged.settings().unwrap().bootstrap_servers,
+            "flag-broker:9092"
+        );
+        let neither = KafkaArgs {
+            bootstrap_servers: None,
+            command_config: None,
+            sasl_password: None,
+            ..flagged
+        };
+        assert_eq!(
+            neither.settings().unwrap().bootstrap_servers,
+            DEFAULT_BOOTSTRAP_SERVERS
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 }
