@@ -235,7 +235,8 @@ def probes_on_every_worker():
             name = dep["metadata"]["name"]
             ports = {p["name"]: p["containerPort"] for p in c.get("ports") or []}
             assert ports.get("http") == 9090, f"{name}: container port http != 9090: {ports}"
-            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"),
+                                ("readinessProbe", "/readyz")):
                 p = c.get(probe)
                 assert p, f"{name}: no {probe}"
                 get = p.get("httpGet") or {}
@@ -382,6 +383,87 @@ def keda_on_means_no_replicas_and_scaledobject_per_worker():
                           "ca": ("orderflow-kafka-tls", "ca.crt")}, params
         # With KEDA a PDB is rendered whatever the replica count.
         assert r.get("PodDisruptionBudget", name), f"{name}: no PDB with KEDA on"
+
+
+@test
+def keda_scales_down_one_pod_at_a_time_and_falls_back():
+    """Each step down is a rebalance: a stabilisation window and one pod per minute by
+    default; a fallback replica count only when asked for."""
+    r = production()
+    for so in r.of("ScaledObject"):
+        behavior = so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+        assert behavior["scaleDown"] == {
+            "stabilizationWindowSeconds": 300,
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+        }, behavior
+        name = so["spec"]["scaleTargetRef"]["name"]
+        # The production profile asks for 2; the notifier's own keda entry keeps it.
+        assert so["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 2}, (name, so["spec"])
+    off = render(values={"defaults": {"keda": {"enabled": True, "scaleDown": {"stabilizationWindowSeconds": 0}}}})
+    for so in off.of("ScaledObject"):
+        assert "fallback" not in so["spec"], "fallback without replicas"
+        assert so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"][
+            "stabilizationWindowSeconds"] == 0
+
+
+@test
+def pods_spread_over_nodes_and_zones_by_default():
+    r = render()
+    for w in WORKERS:
+        spec = r.get("Deployment", dep_name(w))["spec"]["template"]["spec"]
+        constraints = spec["topologySpreadConstraints"]
+        assert [c["topologyKey"] for c in constraints] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+        for c in constraints:
+            assert c["whenUnsatisfiable"] == "ScheduleAnyway" and c["maxSkew"] == 1, c
+            assert c["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == w, c
+    own = [{"maxSkew": 2, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "x"}}}]
+    r = render(values={"defaults": {"topologySpreadConstraints": own},
+                       "workers": {"notifier": {"topologySpreadConstraints": [], "defaultTopologySpread": False}}})
+    assert r.get("Deployment", dep_name("risk-scorer"))["spec"]["template"]["spec"]["topologySpreadConstraints"] == own
+    assert "topologySpreadConstraints" not in r.get("Deployment", dep_name("notifier"))["spec"]["template"]["spec"]
+
+
+@test
+def env_from_and_extra_volumes_reach_the_pod():
+    values = {"defaults": {
+        "envFrom": [{"secretRef": {"name": "orderflow-extra"}}],
+        "extraVolumes": [{"name": "certs", "secret": {"secretName": "client-certs"}}],
+        "extraVolumeMounts": [{"name": "certs", "mountPath": "/etc/client-certs", "readOnly": True}],
+    }}
+    r = render(values=values)
+    for w in WORKERS:
+        dep = r.get("Deployment", dep_name(w))
+        c = container(dep)
+        assert c["envFrom"] == [{"secretRef": {"name": "orderflow-extra"}}], c.get("envFrom")
+        mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+        assert mounts["certs"] == "/etc/client-certs" and mounts["tmp"] == "/tmp", mounts
+        vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+        assert vols["certs"]["secret"]["secretName"] == "client-certs" and "tmp" in vols, vols
+    assert "envFrom" not in container(render().get("Deployment", dep_name("notifier")))
+
+
+@test
+def network_policy_opens_only_the_http_port():
+    r = production()
+    (np,) = r.of("NetworkPolicy")
+    spec = np["spec"]
+    assert spec["podSelector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/component", "operator": "In", "values": sorted(WORKERS)}], spec["podSelector"]
+    assert spec["policyTypes"] == ["Ingress"], "egress stays open without rules"
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}], rule
+    assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    # The selector matches the worker pods and not the topics Job's or the test Pod.
+    for dep in r.of("Deployment"):
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        assert all(labels.get(k) == v for k, v in spec["podSelector"]["matchLabels"].items())
+        assert labels["app.kubernetes.io/component"] in spec["podSelector"]["matchExpressions"][0]["values"]
+    for job in r.of("Job"):
+        assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] not in WORKERS
+    egress = [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]
+    spec = render(values={"networkPolicy": {"enabled": True, "egress": egress}}).of("NetworkPolicy")[0]["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"] and spec["egress"] == egress, spec
 
 
 @test
@@ -581,7 +663,7 @@ def rules_configmap_and_checksum():
 @test
 def optional_objects_off_by_default():
     r = render()
-    for kind in ("ScaledObject", "TriggerAuthentication", "PodMonitor", "Job", "Secret"):
+    for kind in ("ScaledObject", "TriggerAuthentication", "PodMonitor", "Job", "Secret", "NetworkPolicy"):
         assert not r.of(kind), f"{kind} rendered by default"
     assert len(r.of("Pod")) == 1, "helm test Pod missing"
 
