@@ -9,8 +9,9 @@
 #                               upstream image that testcontainers relies on (docker/kafka/)
 #   scripts/images.sh rust      localhost/rust:<version>-bookworm: the machine's Rust
 #                               toolchain on the base image, for the Dockerfile's build stage
-#   scripts/images.sh product   orderflow:dev from the repository's Dockerfile, its base
-#                               images given as build arguments
+#   scripts/images.sh product   orderflow:dev (and orderflow:<the chart's appVersion>, the
+#                               chart's default image) from the repository's Dockerfile,
+#                               its base images given as build arguments
 #   scripts/images.sh all       each of the above that is missing or out of date (a name
 #                               given in FORCE, e.g. FORCE=kafka, is rebuilt)
 #
@@ -178,9 +179,13 @@ rust() {
 product() {
   ensure base "$base_image"
   ensure rust "$rust_image"
-  log "building $product_image"
+  # Also tagged orderflow:<the chart's appVersion>, the image the chart runs by default.
+  local app_version
+  app_version=$(awk -F'"' '/^appVersion:/ { print $2 }' helm/orderflow/Chart.yaml)
+  [ -n "$app_version" ] || die "no appVersion in helm/orderflow/Chart.yaml"
+  log "building $product_image and orderflow:$app_version"
   build --build-arg RUST_IMAGE="$rust_image" --build-arg RUNTIME_IMAGE="$base_image" \
-    -t "$product_image" .
+    -t "$product_image" -t "orderflow:$app_version" .
   log "$product_image: $("$docker" image inspect -f '{{.Size}}' "$product_image" |
     awk '{printf "%.1f MB", $1 / 1000000}')"
 }

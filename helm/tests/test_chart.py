@@ -722,8 +722,10 @@ def helm_test_pod_checks_readyz_of_each_worker():
 
 @test
 def image_reference():
+    # The default is the image `make image` builds: orderflow:<appVersion> (none is published).
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
     dep = render().get("Deployment", dep_name("notifier"))
-    assert container(dep)["image"].endswith(":0.1.0"), container(dep)["image"]  # appVersion
+    assert container(dep)["image"] == f"orderflow:{app_version}", container(dep)["image"]
     digest = "sha256:" + "a" * 64
     dep = render(values={"image": {"repository": "registry.example/orderflow", "digest": digest}}) \
         .get("Deployment", dep_name("notifier"))
