@@ -865,8 +865,10 @@ async fn a_kafka_tools_client_properties_file_reaches_a_sasl_ssl_listener() {
     )
     .await;
     assert!(!refused.status.success());
+    // The reason is the command's own error, not only a log line of the client.
+    let reason = refused.stderr.lines().last().unwrap_or_default();
     assert!(
-        refused.stderr.to_lowercase().contains("authentication"),
+        reason.starts_with("orderflow:") && reason.to_lowercase().contains("authentication"),
         "{}",
         refused.stderr
     );

@@ -30,6 +30,8 @@ use crate::cli::TailArgs;
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Timeout of the metadata request that lists the topic's partitions.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+/// Timeout of one attempt at that request: errors queued meanwhile are read in between.
+const METADATA_ATTEMPT: Duration = Duration::from_secs(5);
 
 /// Where a [`TopicReader`] starts, in each partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +154,7 @@ impl TopicReader {
         let consumer: StreamConsumer<ReaderContext> = config
             .create_with_context(ReaderContext)
             .context("creating the consumer")?;
-        let available = partitions_of(&consumer, topic)?;
+        let available = partitions_of(&consumer, topic).await?;
         let partitions = match partition {
             Some(p) if available.contains(&p) => vec![p],
             Some(p) => anyhow::bail!(
@@ -252,13 +254,31 @@ fn stops_reading(error: &KafkaError) -> bool {
 }
 
 /// The partition ids of `topic`, sorted; an error naming the topic when it is missing.
-fn partitions_of(
+/// Asks in short attempts and, between them, reads the errors the client queued: an
+/// authentication or TLS failure ends the wait at once with its reason, instead of a
+/// transport error after the whole timeout.
+async fn partitions_of(
     consumer: &StreamConsumer<ReaderContext>,
     topic: &str,
 ) -> anyhow::Result<Vec<i32>> {
-    match describe_topic(consumer.client(), topic, METADATA_TIMEOUT)? {
-        Some(found) => Ok(found.ids()),
-        None => anyhow::bail!("topic {topic} does not exist"),
+    let started = std::time::Instant::now();
+    loop {
+        let error = match describe_topic(consumer.client(), topic, METADATA_ATTEMPT) {
+            Ok(Some(found)) => return Ok(found.ids()),
+            Ok(None) => anyhow::bail!("topic {topic} does not exist"),
+            Err(error) => error,
+        };
+        // Nothing is assigned yet, so what the consumer queue holds are client errors.
+        while let Ok(Err(queued)) =
+            tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await
+        {
+            if stops_reading(&queued) {
+                return Err(queued).with_context(|| format!("connecting to read {topic}"));
+            }
+        }
+        if started.elapsed() >= METADATA_TIMEOUT {
+            return Err(error.into());
+        }
     }
 }
 
