@@ -8,7 +8,7 @@ SCENARIO ?= broker
 N ?= 10
 LOAD ?= 2
 
-.PHONY: help run test lint fmt deps build schema-check helm-check k8s-check fuzz e2e bench bench-micro profile chaos chaos-repeat \
+.PHONY: help run test lint fmt deps build schema-check helm-check helm-docs k8s-check fuzz e2e bench bench-micro profile chaos chaos-repeat \
 	kafka-up kafka-down kafka-cluster kafka-logs registry-up registry-down \
 	test-containers image docker-up docker-down
 
@@ -52,6 +52,9 @@ schema-check: ## prove every schema backward- and forward-compatible with its ea
 
 helm-check: deps ## helm lint --strict, rendered-manifest tests, strict Kubernetes and CRD schemas
 	bash scripts/helm-check.sh
+
+helm-docs: ## write the chart's README (helm/orderflow/README.md) from its values' comments
+	bash scripts/helm-docs.sh
 
 k8s-check: deps ## install, upgrade, test and uninstall the chart in a real kube-apiserver
 	bash scripts/k8s-check.sh

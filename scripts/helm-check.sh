@@ -6,9 +6,11 @@
 # 1. Finds helm, or builds the pinned version once (scripts/helm-bin.sh).
 # 2. `helm lint --strict` with the default values and every example profile
 #    under helm/orderflow/examples/.
-# 3. Renders the chart with many value sets and checks the manifests
+# 3. Checks that the chart's README is what helm-docs makes of values.yaml
+#    (scripts/helm-docs.sh --check).
+# 4. Renders the chart with many value sets and checks the manifests
 #    (helm/tests/test_chart.py, Python 3 + PyYAML).
-# 4. Validates every profile's manifests strictly (unknown fields refused)
+# 5. Validates every profile's manifests strictly (unknown fields refused)
 #    against the Kubernetes API schemas of the oldest and newest supported
 #    versions, and the custom resources against the pinned KEDA and Prometheus
 #    Operator CRDs (helm/tests/test_schemas.py; kubernetes-validate, and Go to
@@ -34,6 +36,9 @@ for profile in "${profiles[@]}"; do
   log "helm lint --strict -f examples/$(basename "$profile")"
   "$helm" lint --strict "$chart" -f "$profile"
 done
+
+log "the chart's README is what helm-docs makes of values.yaml"
+bash "$repo/scripts/helm-docs.sh" --check
 
 python="$repo/.cache/venv/bin/python"
 [ -x "$python" ] || python=python3
