@@ -735,7 +735,8 @@ async fn a_poison_event_fixed_and_replayed_is_processed_exactly_once() {
 /// lets `kafka-topics` create the topics on the SASL_SSL listener, `orderflow produce`
 /// (with `-b`) write events, a worker (no servers flag: the file's) process them, and
 /// `orderflow tail` (with `--bootstrap-server`) read the outputs. With a wrong password
-/// in the file a command stops with the reason, and the secret appears nowhere.
+/// or another CA in the file a command stops at once with the reason, and the secret
+/// appears nowhere.
 #[orderflow_tests::test(timeout = 400)]
 async fn a_kafka_tools_client_properties_file_reaches_a_sasl_ssl_listener() {
     use orderflow_tests::cluster::{LocalCluster, SCRAM_PASSWORD};
@@ -743,7 +744,7 @@ async fn a_kafka_tools_client_properties_file_reaches_a_sasl_ssl_listener() {
     let secure = cluster.secure_servers();
     let dir = std::env::temp_dir().join(unique("command-config"));
     std::fs::create_dir_all(&dir).unwrap();
-    let properties = |name: &str, password: &str| {
+    let properties = |name: &str, password: &str, ca: &str| {
         let path = dir.join(name);
         let text = format!(
             "# as kafka-topics.sh --command-config takes it\n\
@@ -754,14 +755,15 @@ async fn a_kafka_tools_client_properties_file_reaches_a_sasl_ssl_listener() {
              username=\"orderflow\" password=\"{password}\";\n\
              ssl.truststore.type=PEM\n\
              ssl.truststore.location={}\n",
-            cluster.tls_file("ca.crt").display()
+            cluster.tls_file(ca).display()
         );
         std::fs::write(&path, text).unwrap();
         path.display().to_string()
     };
-    let good = properties("client.properties", SCRAM_PASSWORD);
+    let good = properties("client.properties", SCRAM_PASSWORD, "ca.crt");
     let wrong_password = format!("not-the-{SCRAM_PASSWORD}");
-    let wrong = properties("wrong.properties", &wrong_password);
+    let wrong = properties("wrong.properties", &wrong_password, "ca.crt");
+    let other_ca = properties("other-ca.properties", SCRAM_PASSWORD, "other-ca.crt");
 
     let (input, output, dlq) = (unique("cc-in"), unique("cc-out"), unique("cc-dlq"));
     for topic in [&input, &output, &dlq] {
@@ -872,7 +874,27 @@ async fn a_kafka_tools_client_properties_file_reaches_a_sasl_ssl_listener() {
         "{}",
         refused.stderr
     );
+    let untrusted = orderflow(
+        &[
+            "tail",
+            &output,
+            "--count",
+            "1",
+            "--command-config",
+            &other_ca,
+        ],
+        None,
+    )
+    .await;
+    assert!(!untrusted.status.success());
+    let reason = untrusted.stderr.lines().last().unwrap_or_default();
+    assert!(
+        reason.starts_with("orderflow:") && reason.to_lowercase().contains("ssl"),
+        "{}",
+        untrusted.stderr
+    );
     for text in [
+        &untrusted.stderr,
         &refused.stdout,
         &refused.stderr,
         &produced.stderr,

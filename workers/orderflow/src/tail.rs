@@ -272,7 +272,7 @@ async fn partitions_of(
         while let Ok(Err(queued)) =
             tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await
         {
-            if stops_reading(&queued) {
+            if classify(&queued, Stage::Connecting) == Next::Stop {
                 return Err(queued).with_context(|| format!("connecting to read {topic}"));
             }
         }
