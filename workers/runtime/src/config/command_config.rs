@@ -167,8 +167,10 @@ fn translate_stores(stores: &BTreeMap<&str, Entry>) -> Result<Vec<(String, Strin
             if let Some(key) = key_pem {
                 set("ssl.key.pem", key);
             }
-        } else if key_type.eq_ignore_ascii_case("PKCS12") && key_location.is_some() {
-            set("ssl.keystore.location", key_location.unwrap_or_default());
+        } else if let (true, Some(location)) =
+            (key_type.eq_ignore_ascii_case("PKCS12"), key_location)
+        {
+            set("ssl.keystore.location", location);
             if let Some(password) = value("ssl.keystore.password") {
                 set("ssl.keystore.password", password);
             }
@@ -211,7 +213,7 @@ fn jaas_credentials(value: &str) -> Result<(String, String), String> {
             break;
         }
         let name = tokens
-            .word_until('=')
+            .option_name()
             .ok_or("expected name=\"value\" options ending with ';'")?;
         if !tokens.rest.starts_with('=') {
             return Err(format!("option {name} has no value"));
@@ -255,11 +257,11 @@ impl<'a> JaasTokens<'a> {
     }
 
     /// The next option name, up to `=`.
-    fn word_until(&mut self, stop: char) -> Option<&'a str> {
+    fn option_name(&mut self) -> Option<&'a str> {
         self.skip_space();
         let end = self
             .rest
-            .find(|c: char| c == stop || c.is_whitespace() || c == ';')?;
+            .find(|c: char| c == '=' || c.is_whitespace() || c == ';')?;
         let (word, rest) = self.rest.split_at(end);
         self.rest = rest.trim_start();
         (!word.is_empty()).then_some(word)

@@ -2,9 +2,9 @@
 //! `orderflow` command shares (same names, same variables), and the settings they
 //! become.
 
-use orderflow_events::registry::RegistrySettings;
-
 use std::path::PathBuf;
+
+use orderflow_events::registry::RegistrySettings;
 
 use super::command_config::{self, CommandConfig};
 use crate::error::RuntimeError;
@@ -58,6 +58,7 @@ pub struct KafkaArgs {
 
 impl KafkaArgs {
     /// The connection settings, checked ([`KafkaSettings::validate`]).
+    ///
     /// The file of --command-config comes first, then --kafka-config; --bootstrap-servers
     /// and the SASL flags win over the file.
     pub fn settings(&self) -> Result<KafkaSettings, RuntimeError> {
