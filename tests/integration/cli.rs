@@ -5,7 +5,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use orderflow::dlq::InspectReport;
-use orderflow::tail::TailLine;
+use orderflow::record::JsonRecord;
 use orderflow_events::registry_double::RegistryDouble;
 use orderflow_events::{Codec, CodecSettings, OrderEvent, OrderStatusChanged, Record, sample};
 use orderflow_runtime::dead_letter::header::{
@@ -84,6 +84,16 @@ fn header_of(message: &OwnedMessage, name: &str) -> Option<String> {
     })
 }
 
+/// The last value of header `name` of a record as `tail` prints it.
+fn header_value<'a>(record: &'a JsonRecord, name: &str) -> Option<&'a str> {
+    record
+        .headers
+        .iter()
+        .rev()
+        .find(|h| h.key.as_deref() == Some(name))
+        .and_then(|h| h.value.as_deref())
+}
+
 fn event(order_id: &str, event_id: &str) -> OrderEvent {
     let mut event = sample::order_placed(2);
     event.order_id = order_id.to_owned();
@@ -147,17 +157,23 @@ async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
         run.stderr, "",
         "reaching the end of a partition is no error"
     );
-    let lines: Vec<TailLine> = run.lines().iter().map(|l| l.parse().unwrap()).collect();
+    let lines: Vec<JsonRecord> = run.lines().iter().map(|l| l.parse().unwrap()).collect();
     assert_eq!(lines.len(), 4);
     for (i, line) in lines[..3].iter().enumerate() {
-        assert_eq!((line.topic.as_str(), line.partition), (topic.as_str(), 0));
-        assert_eq!(line.offset, i as i64);
-        assert_eq!(line.key.as_deref(), Some(format!("ord-{i}").as_str()));
+        assert_eq!(
+            (line.topic.as_deref(), line.partition),
+            (Some(topic.as_str()), Some(0))
+        );
+        assert_eq!(line.offset, Some(i as i64));
+        assert_eq!(line.key, Some(Some(format!("ord-{i}"))));
         assert!(line.timestamp.is_some());
         let value = line.value.as_ref().expect("decoded value");
         assert_eq!(value["order_id"], format!("ord-{i}").as_str());
         assert_eq!(value["event_id"], format!("evt-{i}").as_str());
-        assert_eq!(value["payload"]["line_items"][1]["quantity"], 2);
+        assert_eq!(
+            value["payload"]["OrderPlaced"]["line_items"][1]["quantity"],
+            2
+        );
         assert_eq!(
             line.schema,
             Some(format!(
@@ -181,7 +197,7 @@ async fn tail_prints_decoded_events_and_garbage_as_json_lines() {
         Some("ZGVmaW5pdGVseSBub3QgYXZybw==")
     );
     assert_eq!(
-        garbage.headers["orderflow.dlq.error-class"].as_deref(),
+        header_value(garbage, "orderflow.dlq.error-class"),
         Some("decode")
     );
 
@@ -231,7 +247,7 @@ async fn tail_starts_at_an_offset_a_count_before_the_end_or_a_time() {
         assert!(run.status.success(), "{}", run.stderr);
         run.lines()
             .iter()
-            .map(|line| line.parse::<TailLine>().unwrap().offset)
+            .map(|line| line.parse::<JsonRecord>().unwrap().offset.unwrap())
             .collect()
     };
     let tail = |extra: Vec<String>| {
@@ -375,7 +391,7 @@ async fn produce_writes_valid_events_and_refuses_a_file_with_a_bad_field_entirel
     assert!(!run.status.success());
     assert!(
         run.stderr.contains(
-            r#"event 2: payload.OrderPlaced.line_items[0].quantity: invalid type: string "two", expected i32"#
+            r#"event 2: payload.OrderPlaced.line_items[0].quantity: expected int, found string "two""#
         ),
         "{}",
         run.stderr
@@ -388,6 +404,149 @@ async fn produce_writes_valid_events_and_refuses_a_file_with_a_bad_field_entirel
     let written = kafka.consume_all(&empty, Duration::from_secs(3)).await;
     assert!(written.is_empty(), "{} records written", written.len());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `orderflow tail A | orderflow produce B` writes every record of A to B with the same
+/// payload bytes, key and headers: events of the newest schema and of an older one, one
+/// in Confluent framing, a tombstone, a key and header names and values that are not
+/// UTF-8, a repeated header name; and `dlq inspect --json` shows records in that form.
+#[orderflow_tests::test(timeout = 300)]
+async fn tail_piped_into_produce_writes_the_same_records_byte_for_byte() {
+    use orderflow::produce::Encoded;
+    use orderflow_events::SchemaRef;
+    use orderflow_events::contract::{CATALOGUE, WriterSchema};
+    use orderflow_kafka_bytes::headers::{RecordHeader, read};
+
+    let kafka = kafka().await;
+    let servers = kafka.bootstrap_servers();
+    let double = RegistryDouble::start().await;
+    let (source, copy) = (unique("json-form-source"), unique("json-form-copy"));
+    kafka.create_topic(&source, 1, 1).await;
+    kafka.create_topic(&copy, 1, 1).await;
+
+    let newest = encoded_events(2).await;
+    let first = CATALOGUE
+        .iter()
+        .find(|entry| entry.name == "OrderEvent" && entry.version == 1)
+        .expect("OrderEvent v1");
+    let first = WriterSchema::parse(first.text).expect("v1");
+    let single = Codec::new(CodecSettings::default()).expect("codec");
+    let mut old_event = serde_json::to_value(event("ord-old", "evt-old")).unwrap();
+    old_event["payload"]["OrderPlaced"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sales_channel");
+    let old = single
+        .encode_json(
+            SchemaRef::Fingerprint(first.fingerprint),
+            &first,
+            &old_event,
+        )
+        .expect("a v1 event");
+    // Confluent framing: the id the registry gave the schema, then the same datum.
+    let id = double.register(OrderEvent::contract().avsc);
+    let single_object = single
+        .encode(&source, &event("ord-framed", "evt-framed"))
+        .await
+        .expect("an event");
+    let mut framed = vec![0];
+    framed.extend(id.to_be_bytes());
+    framed.extend(&single_object[10..]);
+    let odd_headers = vec![
+        RecordHeader::new(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+        RecordHeader::new("h", "1"),
+        RecordHeader {
+            name: b"h".to_vec(),
+            value: None,
+        },
+        RecordHeader {
+            name: vec![0xff, b'n'],
+            value: Some(vec![0, 0xfe]),
+        },
+        RecordHeader::new("h", ""),
+    ];
+    let record = |key: Option<&[u8]>, value: Option<&[u8]>, headers: Vec<RecordHeader>| Encoded {
+        key: key.map(<[u8]>::to_vec),
+        value: value.map(<[u8]>::to_vec),
+        headers,
+    };
+    let records = [
+        record(Some(newest[0].0.as_bytes()), Some(&newest[0].1), vec![]),
+        record(Some(&[0xff, 0]), Some(&newest[1].1), odd_headers),
+        record(Some(b"ord-old"), Some(&old), vec![]),
+        record(Some(b"ord-framed"), Some(&framed), vec![]),
+        record(Some(b"gone"), None, vec![]),
+        record(None, Some(&newest[0].1), vec![]),
+    ];
+    let producer = kafka.producer();
+    for record in &records {
+        producer
+            .send(record.to(&source), Duration::from_secs(30))
+            .await
+            .expect("acknowledged");
+    }
+
+    let registry = ["--schema-registry-url", double.url.as_str(), "-b", servers];
+    let tailed = orderflow(&[&["tail", source.as_str()][..], &registry].concat(), None).await;
+    assert!(tailed.status.success(), "{}", tailed.stderr);
+    assert_eq!(tailed.lines().len(), records.len(), "{}", tailed.stdout);
+    let produced = orderflow(
+        &[&["produce", copy.as_str()][..], &registry].concat(),
+        Some(&tailed.stdout),
+    )
+    .await;
+    assert!(produced.status.success(), "{}", produced.stderr);
+
+    let original = kafka
+        .consume(&source, records.len(), Duration::from_secs(30))
+        .await;
+    let copied = kafka
+        .consume(&copy, records.len(), Duration::from_secs(30))
+        .await;
+    assert_eq!(copied.len(), records.len());
+    for (number, (a, b)) in original.iter().zip(&copied).enumerate() {
+        assert_eq!(a.key(), b.key(), "the key of record {number}");
+        assert_eq!(a.payload(), b.payload(), "the payload of record {number}");
+        assert_eq!(read(a), read(b), "the headers of record {number}");
+    }
+    assert_eq!(
+        read(&copied[1]).len(),
+        5,
+        "every header, repeated names kept"
+    );
+
+    // The dead-letter view shows the same form: its example reads back as the record.
+    let inspected = orderflow(
+        &[
+            &[
+                "dlq",
+                "inspect",
+                source.as_str(),
+                "--json",
+                "--samples",
+                "9",
+            ][..],
+            &registry,
+        ]
+        .concat(),
+        None,
+    )
+    .await;
+    assert!(inspected.status.success(), "{}", inspected.stderr);
+    let report: InspectReport = inspected.stdout.parse().unwrap();
+    let examples = &report.groups[0].examples;
+    assert_eq!(examples.len(), records.len(), "{}", inspected.stdout);
+    let tailed: Vec<JsonRecord> = tailed.lines().iter().map(|l| l.parse().unwrap()).collect();
+    for example in examples {
+        let offset = example.offset.expect("an offset");
+        assert_eq!(
+            Some(example),
+            tailed.iter().find(|t| t.offset == Some(offset))
+        );
+    }
 }
 
 async fn partitions_of(kafka: &Kafka, topic: &str) -> usize {
@@ -616,9 +775,9 @@ async fn a_poison_event_fixed_and_replayed_is_processed_exactly_once() {
         None,
     )
     .await;
-    let line: TailLine = tailed.stdout.trim().parse().unwrap();
+    let line: JsonRecord = tailed.stdout.trim().parse().unwrap();
     assert_eq!(
-        line.headers["orderflow.dlq.error-class"].as_deref(),
+        header_value(&line, "orderflow.dlq.error-class"),
         Some("transient")
     );
     assert_eq!(line.schema.as_deref(), Some(format!("id:{id}").as_str()));
@@ -847,7 +1006,7 @@ async fn a_kafka_tools_client_properties_file_reaches_a_sasl_ssl_listener() {
     let status = worker.wait(Duration::from_secs(25)).await;
     let log = worker.log();
     assert!(tailed.status.success(), "{}\n{log}", tailed.stderr);
-    let lines: Vec<TailLine> = tailed.lines().iter().map(|l| l.parse().unwrap()).collect();
+    let lines: Vec<JsonRecord> = tailed.lines().iter().map(|l| l.parse().unwrap()).collect();
     let mut orders: Vec<String> = lines
         .iter()
         .map(|line| line.value.as_ref().expect("decoded")["order_id"].to_string())

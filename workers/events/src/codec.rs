@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 
 use crate::contract::{Record, WriterSchema};
 use crate::error::CodecError;
+use crate::json_form::{JsonDatum, JsonError};
 use crate::registry::{RegistryClient, RegistrySettings};
 use crate::store::{SchemaRegistration, SchemaStore};
 use crate::wire::{self, SchemaRef, WireFormat};
@@ -156,27 +157,46 @@ impl Codec {
         }
     }
 
-    /// Decodes any message whose writer schema is known into JSON (Avro's JSON
-    /// mapping of the writer's own schema), for inspection tools.
+    /// Decodes any message whose writer schema is known into the JSON form of the
+    /// writer's own schema ([`crate::json_form`]), for inspection tools.
     pub async fn decode_json(&self, bytes: &[u8]) -> Result<(Json, Arc<WriterSchema>), CodecError> {
         self.check_size(bytes)?;
         let (schema, datum) = wire::split(bytes)?;
         let writer = self.writer_schema(schema).await?;
-        let reader = apache_avro::reader::datum::GenericDatumReader::builder(writer.schema)
-            .build()
+        let json = JsonDatum::new(writer.schema)
+            .map_err(CodecError::Malformed)?
+            .to_json(datum)
             .map_err(|e| CodecError::Malformed(e.to_string()))?;
-        let mut cursor = datum;
-        let value = reader
-            .read_value(&mut cursor)
-            .map_err(|e| CodecError::Malformed(e.to_string()))?;
-        if !cursor.is_empty() {
-            return Err(CodecError::Malformed(format!(
-                "{} trailing bytes",
-                cursor.len()
-            )));
-        }
-        let json = Json::try_from(value).map_err(|e| CodecError::Malformed(e.to_string()))?;
         Ok((json, writer))
+    }
+
+    /// Encodes `json`, the JSON form of a datum of `writer`, behind `header`: the
+    /// inverse of [`Self::decode_json`], to the byte.
+    pub fn encode_json(
+        &self,
+        header: SchemaRef,
+        writer: &WriterSchema,
+        json: &Json,
+    ) -> Result<Vec<u8>, JsonError> {
+        let form = JsonDatum::new(writer.schema).map_err(|message| JsonError {
+            path: String::new(),
+            message,
+        })?;
+        let datum = form.from_json(json)?;
+        let mut out = Vec::with_capacity(datum.len() + 10);
+        wire::write_header(header, &mut out);
+        out.extend_from_slice(&datum);
+        if out.len() > self.settings.max_payload_bytes {
+            return Err(JsonError {
+                path: String::new(),
+                message: CodecError::PayloadTooLarge {
+                    size: out.len(),
+                    limit: self.settings.max_payload_bytes,
+                }
+                .to_string(),
+            });
+        }
+        Ok(out)
     }
 
     /// Encodes `value` for `topic` in the configured output format.
@@ -208,24 +228,46 @@ impl Codec {
     /// [`SchemaRegistration`]) on first use.
     pub async fn header_for<T: Record>(&self, topic: &str) -> Result<SchemaRef, CodecError> {
         let contract = T::contract();
+        self.header_of(
+            topic,
+            &contract.full_name,
+            contract.avsc,
+            contract.fingerprint,
+        )
+        .await
+    }
+
+    /// The header [`Self::encode_json`] writes for data of `writer` on `topic`, as
+    /// [`Self::header_for`] finds it for a Rust type.
+    pub async fn header_for_writer(
+        &self,
+        topic: &str,
+        writer: &WriterSchema,
+    ) -> Result<SchemaRef, CodecError> {
+        self.header_of(topic, &writer.full_name, &writer.json, writer.fingerprint)
+            .await
+    }
+
+    async fn header_of(
+        &self,
+        topic: &str,
+        full_name: &str,
+        avsc: &str,
+        fingerprint: u64,
+    ) -> Result<SchemaRef, CodecError> {
         match self.settings.output_format {
-            WireFormat::SingleObject => Ok(SchemaRef::Fingerprint(contract.fingerprint)),
+            WireFormat::SingleObject => Ok(SchemaRef::Fingerprint(fingerprint)),
             WireFormat::Confluent => {
                 let subject = match self.settings.subject_strategy {
                     SubjectStrategy::TopicName => format!("{topic}-value"),
-                    SubjectStrategy::RecordName => contract.full_name.clone(),
+                    SubjectStrategy::RecordName => full_name.to_owned(),
                 };
-                if let Some(id) = self.store.cached_id(&subject, contract.fingerprint) {
+                if let Some(id) = self.store.cached_id(&subject, fingerprint) {
                     return Ok(SchemaRef::RegistryId(id));
                 }
                 let id = self
                     .store
-                    .registered_id(
-                        &subject,
-                        &contract.full_name,
-                        contract.avsc,
-                        contract.fingerprint,
-                    )
+                    .registered_id(&subject, full_name, avsc, fingerprint)
                     .await?;
                 Ok(SchemaRef::RegistryId(id))
             }

@@ -368,7 +368,10 @@ async fn decode_json_shows_any_known_event() {
     let (json, writer) = codec.decode_json(&bytes).await.unwrap();
     assert_eq!(writer.full_name, "io.orderflow.events.OrderEvent");
     assert_eq!(json["order_id"], "ord-000123");
-    assert_eq!(json["payload"]["line_items"][1]["sku"], "SKU-00001");
+    assert_eq!(
+        json["payload"]["OrderPlaced"]["line_items"][1]["sku"],
+        "SKU-00001"
+    );
 }
 
 fn runtime() -> tokio::runtime::Runtime {

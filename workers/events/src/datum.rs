@@ -36,6 +36,12 @@ impl fmt::Display for DatumError {
 
 impl std::error::Error for DatumError {}
 
+impl DatumError {
+    pub(crate) fn new(text: impl Into<String>) -> DatumError {
+        DatumError(text.into())
+    }
+}
+
 impl de::Error for DatumError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         DatumError(msg.to_string())
@@ -73,15 +79,26 @@ pub fn write<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), 
 // ---------------------------------------------------------------------------------------
 // Reading.
 
-struct Reader<'de> {
+/// A cursor over Avro binary data: the primitive reads of the specification, each
+/// checked against the bytes left.
+pub(crate) struct Reader<'de> {
     input: &'de [u8],
 }
 
 impl<'de> Reader<'de> {
+    pub(crate) fn new(input: &'de [u8]) -> Reader<'de> {
+        Reader { input }
+    }
+
+    /// The bytes not read yet.
+    pub(crate) fn rest(&self) -> &'de [u8] {
+        self.input
+    }
+
     /// A zig-zag variable-length `long`: at most 10 bytes. Bits of a tenth byte beyond
     /// the 64th are dropped, as the Java and apache-avro readers drop them.
     #[inline]
-    fn long(&mut self) -> Result<i64, DatumError> {
+    pub(crate) fn long(&mut self) -> Result<i64, DatumError> {
         // Most lengths, counts, indexes and small numbers take one byte.
         if let Some((&byte, rest)) = self.input.split_first()
             && byte < 0x80
@@ -109,14 +126,14 @@ impl<'de> Reader<'de> {
     }
 
     #[inline]
-    fn int(&mut self) -> Result<i32, DatumError> {
+    pub(crate) fn int(&mut self) -> Result<i32, DatumError> {
         let long = self.long()?;
         i32::try_from(long).or_else(|_| error(format!("{long} does not fit an Avro int")))
     }
 
     /// A length: not negative, and not more than the bytes left.
     #[inline]
-    fn length(&mut self, what: &str) -> Result<usize, DatumError> {
+    pub(crate) fn length(&mut self, what: &str) -> Result<usize, DatumError> {
         let long = self.long()?;
         match usize::try_from(long) {
             Ok(n) if n <= self.input.len() => Ok(n),
@@ -138,25 +155,25 @@ impl<'de> Reader<'de> {
 
     /// The next `n` bytes, `n` checked by [`Self::length`].
     #[inline]
-    fn take(&mut self, n: usize) -> &'de [u8] {
+    pub(crate) fn take(&mut self, n: usize) -> &'de [u8] {
         let (head, tail) = self.input.split_at(n);
         self.input = tail;
         head
     }
 
     #[inline]
-    fn str(&mut self) -> Result<&'de str, DatumError> {
+    pub(crate) fn str(&mut self) -> Result<&'de str, DatumError> {
         let n = self.length("a string length")?;
         std::str::from_utf8(self.take(n)).or_else(|e| error(format!("a string is not UTF-8: {e}")))
     }
 
-    fn bytes(&mut self) -> Result<&'de [u8], DatumError> {
+    pub(crate) fn bytes(&mut self) -> Result<&'de [u8], DatumError> {
         let n = self.length("a bytes length")?;
         Ok(self.take(n))
     }
 
     /// Exactly `N` bytes (a `float` or a `double`).
-    fn fixed<const N: usize>(&mut self, what: &str) -> Result<[u8; N], DatumError> {
+    pub(crate) fn fixed<const N: usize>(&mut self, what: &str) -> Result<[u8; N], DatumError> {
         match self.input.split_first_chunk::<N>() {
             Some((bytes, rest)) => {
                 self.input = rest;
@@ -171,7 +188,7 @@ impl<'de> Reader<'de> {
 
     /// The item count of the next array or map block; 0 ends the array or map. A
     /// negative count is followed by the block's size in bytes, which is checked.
-    fn block(&mut self) -> Result<usize, DatumError> {
+    pub(crate) fn block(&mut self) -> Result<usize, DatumError> {
         let count = self.long()?;
         if count >= 0 {
             return self.check_count(count);
@@ -392,7 +409,7 @@ impl<'de> de::SeqAccess<'de> for Fields<'_, 'de> {
 }
 
 /// The items of an array, or the entries of a map, in blocks.
-struct Blocks<'a, 'de> {
+pub(crate) struct Blocks<'a, 'de> {
     reader: &'a mut Reader<'de>,
     /// Items left in the current block.
     left: usize,
@@ -402,7 +419,7 @@ struct Blocks<'a, 'de> {
 
 impl<'a, 'de> Blocks<'a, 'de> {
     /// Reads the first block's count.
-    fn start(reader: &'a mut Reader<'de>) -> Result<Self, DatumError> {
+    pub(crate) fn start(reader: &'a mut Reader<'de>) -> Result<Self, DatumError> {
         let left = reader.block()?;
         Ok(Blocks {
             reader,
@@ -411,8 +428,13 @@ impl<'a, 'de> Blocks<'a, 'de> {
         })
     }
 
+    /// The reader, positioned at the next item.
+    pub(crate) fn reader(&mut self) -> &mut Reader<'de> {
+        self.reader
+    }
+
     /// Whether another item follows, reading the next block's count when one ends.
-    fn more(&mut self) -> Result<bool, DatumError> {
+    pub(crate) fn more(&mut self) -> Result<bool, DatumError> {
         if self.ended {
             return Ok(false);
         }
@@ -525,18 +547,23 @@ impl<'de> de::VariantAccess<'de> for &mut Reader<'de> {
 // ---------------------------------------------------------------------------------------
 // Writing.
 
+/// Appends `value` as a zig-zag variable-length `long`.
+pub(crate) fn write_long(out: &mut Vec<u8>, value: i64) {
+    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+    while zigzag >= 0x80 {
+        out.push(zigzag as u8 | 0x80);
+        zigzag >>= 7;
+    }
+    out.push(zigzag as u8);
+}
+
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
 }
 
 impl Writer<'_> {
     fn long(&mut self, value: i64) {
-        let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-        while zigzag >= 0x80 {
-            self.out.push(zigzag as u8 | 0x80);
-            zigzag >>= 7;
-        }
-        self.out.push(zigzag as u8);
+        write_long(self.out, value);
     }
 
     fn bytes(&mut self, bytes: &[u8]) {

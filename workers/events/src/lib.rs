@@ -5,6 +5,7 @@
 //! - [`model`]: the Rust types of the input and derived events.
 //! - [`codec`]: decode and encode in Confluent framing or single-object encoding.
 //! - [`datum`]: Avro's binary encoding of one datum, straight through serde.
+//! - [`json_form`]: the JSON form of a datum of any schema, for people and tools.
 //! - [`wire`], [`fingerprint`], [`registry`], [`references`], [`store`], [`resolve`]: the
 //!   parts the codec is made of.
 //! - [`error`]: typed errors whose class tells the runtime to dead-letter or retry.
@@ -16,6 +17,7 @@ pub mod datum;
 pub mod error;
 pub mod evolution;
 pub mod fingerprint;
+pub mod json_form;
 pub mod model;
 pub mod references;
 pub mod registry;

@@ -44,9 +44,10 @@ use apache_avro::types::Value;
 
 pub use error::{Mismatch, ResolveError};
 pub use json::{JsonForm, branch_key, json_value, type_name};
+pub(crate) use promotion::Primitive;
 
 use error::{Result, datum, unknown_branch};
-use promotion::{Primitive, logical, promote, underlying};
+use promotion::{logical, promote, underlying};
 
 /// Named types of a schema, by full name.
 type Names = HashMap<Name, &'static Schema>;

@@ -30,6 +30,30 @@ impl std::fmt::Display for SchemaRef {
     }
 }
 
+impl std::str::FromStr for SchemaRef {
+    type Err = String;
+
+    /// Reads what [`SchemaRef`]'s `Display` writes: `id:N` or `fingerprint:0x<16 hex>`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wrong = || {
+            format!(
+                "{text:?} names no schema: use id:N (a registry id) or fingerprint:0x... (16 \
+                 hex digits, the CRC-64-AVRO fingerprint)"
+            )
+        };
+        if let Some(id) = text.strip_prefix("id:") {
+            return id.parse().map(SchemaRef::RegistryId).map_err(|_| wrong());
+        }
+        let hex = text
+            .strip_prefix("fingerprint:0x")
+            .filter(|hex| hex.len() == 16)
+            .ok_or_else(wrong)?;
+        u64::from_str_radix(hex, 16)
+            .map(SchemaRef::Fingerprint)
+            .map_err(|_| wrong())
+    }
+}
+
 /// Which wire format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WireFormat {
@@ -124,6 +148,23 @@ mod tests {
             write_header(schema, &mut bytes);
             bytes.extend_from_slice(b"datum");
             assert_eq!(split(&bytes).unwrap(), (schema, &b"datum"[..]));
+            assert_eq!(schema.to_string().parse::<SchemaRef>(), Ok(schema));
+        }
+        assert_eq!(
+            SchemaRef::Fingerprint(1).to_string(),
+            "fingerprint:0x0000000000000001"
+        );
+        for bad in [
+            "id:",
+            "id:-1",
+            "fingerprint:0x1",
+            "fingerprint:12345678901234567",
+            "7",
+        ] {
+            assert!(
+                bad.parse::<SchemaRef>().unwrap_err().contains("id:N"),
+                "{bad}"
+            );
         }
     }
 

@@ -9,12 +9,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use orderflow_events::Codec;
 use orderflow_kafka_bytes::headers::RecordHeader;
 use orderflow_runtime::dead_letter::header;
 use rdkafka::message::{Message, OwnedMessage};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{ConnectionArgs, DlqCommand, InspectArgs};
+use crate::record::{JsonRecord, Parts};
 use crate::tail::{Start, TopicReader};
 
 mod replay;
@@ -119,7 +121,7 @@ impl DeadLetter {
 }
 
 /// Dead letters of one error class and kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
     /// Error class: decode, schema, poison or transient.
     pub class: String,
@@ -133,10 +135,14 @@ pub struct Group {
     pub last: Option<Origin>,
     /// Distinct error messages, earliest first.
     pub samples: Vec<String>,
+    /// The earliest dead letters (as many as samples), each a record in the form
+    /// `orderflow tail` prints.
+    #[serde(default)]
+    pub examples: Vec<JsonRecord>,
 }
 
 /// What `dlq inspect` reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InspectReport {
     /// The dead-letter topic.
     pub topic: String,
@@ -155,13 +161,17 @@ impl std::str::FromStr for InspectReport {
     }
 }
 
-/// Groups `letters` by (class, kind), with up to `samples` distinct messages each.
-pub fn inspect(topic: &str, letters: &[DeadLetter], samples: usize) -> InspectReport {
-    // Chronological: when they were dead-lettered, then where they sit in the topic.
+/// `letters` in the order they were dead-lettered, then where they sit in the topic.
+fn chronological(letters: &[DeadLetter]) -> Vec<&DeadLetter> {
     let mut ordered: Vec<&DeadLetter> = letters.iter().collect();
     ordered.sort_by_key(|l| (l.timestamp.unwrap_or(i64::MAX), l.partition, l.offset));
+    ordered
+}
+
+/// Groups `letters` by (class, kind), with up to `samples` distinct messages each.
+pub fn inspect(topic: &str, letters: &[DeadLetter], samples: usize) -> InspectReport {
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
-    for letter in ordered {
+    for letter in chronological(letters) {
         let (class, kind) = (letter.class(), letter.kind());
         let group = groups
             .entry((class.clone(), kind.clone()))
@@ -172,6 +182,7 @@ pub fn inspect(topic: &str, letters: &[DeadLetter], samples: usize) -> InspectRe
                 first: None,
                 last: None,
                 samples: Vec::new(),
+                examples: Vec::new(),
             });
         group.count += 1;
         if let Some(origin) = letter.origin() {
@@ -198,6 +209,36 @@ pub fn inspect(topic: &str, letters: &[DeadLetter], samples: usize) -> InspectRe
     }
 }
 
+/// Adds to each group of `report` its `samples` earliest dead letters as records.
+pub async fn add_examples(
+    codec: &Codec,
+    report: &mut InspectReport,
+    letters: &[DeadLetter],
+    samples: usize,
+) {
+    let ordered = chronological(letters);
+    for group in &mut report.groups {
+        for letter in ordered
+            .iter()
+            .filter(|l| l.class() == group.class && l.kind() == group.kind)
+            .take(samples)
+        {
+            let parts = Parts {
+                topic: &report.topic,
+                partition: letter.partition,
+                offset: letter.offset,
+                timestamp: letter.timestamp,
+                key: letter.key.as_deref(),
+                headers: &letter.headers,
+                payload: letter.value.as_deref(),
+            };
+            group
+                .examples
+                .push(JsonRecord::from_parts(codec, parts).await);
+        }
+    }
+}
+
 /// The readable form of an [`InspectReport`].
 pub fn inspect_text(report: &InspectReport) -> String {
     let mut text = format!(
@@ -212,6 +253,11 @@ pub fn inspect_text(report: &InspectReport) -> String {
         }
         for sample in &group.samples {
             let _ = writeln!(text, "  sample: {sample}");
+        }
+        if let Some(example) = group.examples.first()
+            && let Ok(json) = serde_json::to_string(example)
+        {
+            let _ = writeln!(text, "  example: {json}");
         }
     }
     let _ = writeln!(text, "\ntotal: {} dead letters", report.total);
@@ -236,7 +282,9 @@ async fn read_letters(
 
 async fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
     let letters = read_letters(&args.connection, &args.topic, None).await?;
-    let report = inspect(&args.topic, &letters, args.samples);
+    let mut report = inspect(&args.topic, &letters, args.samples);
+    let codec = Codec::new(args.connection.codec(None)?).map_err(anyhow::Error::msg)?;
+    add_examples(&codec, &mut report, &letters, args.samples).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -14,6 +14,7 @@ pub mod dlq;
 pub mod lifecycle;
 pub mod loadgen;
 pub mod produce;
+pub mod record;
 pub mod schemas;
 pub mod tail;
 pub mod topics;

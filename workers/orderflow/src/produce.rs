@@ -1,36 +1,32 @@
 //! `orderflow produce`: JSON in, Avro out, all or nothing.
 //!
-//! The input is JSON lines (one event per line) or one JSON document (an event, or an
-//! array of events). Every event is checked against the Rust type of its schema (the
-//! serde JSON form: a union is an object naming its branch, `{"OrderPlaced": {...}}`)
+//! The input is JSON lines (one per line) or one JSON document (one, or an array). Each
+//! is either a bare event, the JSON form of its value ([`orderflow_events::json_form`],
+//! the serde form of the event types: a union is an object naming its branch,
+//! `{"OrderPlaced": {...}}`), or a record as `orderflow tail` prints it
+//! ([`crate::record`]): then its key and headers are kept, and a value that names its
+//! `schema` is written with that schema and framing, so `orderflow tail ... | orderflow
+//! produce ...` writes the same payload bytes. Every value is checked against its schema
 //! and encoded before the first record is sent, so a bad event anywhere in the input
-//! means nothing is produced. Errors name the event (counted from 1) and the path of
-//! the field.
+//! means nothing is produced. Errors name the event (counted from 1) and the path of the
+//! field.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
-use orderflow_events::{
-    Codec, NotificationRequested, OrderEvent, OrderRiskAssessed, OrderStatusChanged,
-    OrderValidation, Record,
-};
+use orderflow_events::contract::{CATALOGUE, WriterSchema, newest};
+use orderflow_events::{Codec, SchemaRef};
+use orderflow_kafka_bytes::headers::{RecordHeader, to_kafka};
 use orderflow_runtime::send;
 use rdkafka::producer::FutureRecord;
-use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use crate::cli::ProduceArgs;
+use crate::record::JsonRecord;
 use crate::topology::schema_of;
-
-/// The schemas `--schema` accepts: every event type with a Rust binding.
-pub const SCHEMAS: [&str; 5] = [
-    OrderEvent::SCHEMA,
-    OrderValidation::SCHEMA,
-    OrderStatusChanged::SCHEMA,
-    NotificationRequested::SCHEMA,
-    OrderRiskAssessed::SCHEMA,
-];
 
 /// At most this many invalid events are listed in the error.
 const LISTED_ERRORS: usize = 20;
@@ -38,10 +34,29 @@ const LISTED_ERRORS: usize = 20;
 /// One encoded record, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
-    /// The record key.
-    pub key: String,
-    /// The encoded value.
-    pub value: Vec<u8>,
+    /// The record key; `None` for no key.
+    pub key: Option<Vec<u8>>,
+    /// The encoded value; `None` for a tombstone.
+    pub value: Option<Vec<u8>>,
+    /// The headers, in order.
+    pub headers: Vec<RecordHeader>,
+}
+
+impl Encoded {
+    /// The record to send to `topic`.
+    pub fn to<'a>(&'a self, topic: &'a str) -> FutureRecord<'a, [u8], [u8]> {
+        let mut record = FutureRecord::to(topic);
+        if let Some(key) = &self.key {
+            record = record.key(key.as_slice());
+        }
+        if let Some(value) = &self.value {
+            record = record.payload(value.as_slice());
+        }
+        if !self.headers.is_empty() {
+            record = record.headers(to_kafka(&self.headers));
+        }
+        record
+    }
 }
 
 /// Splits the input into events: JSON lines, or one document that is an event or an
@@ -72,56 +87,6 @@ pub fn parse_events(text: &str) -> Result<Vec<Json>, String> {
     }
 }
 
-/// Checks `event` (number `number`, from 1) against `T`: the value, or a message naming
-/// the event and the path of the first bad field.
-pub fn typed<T: DeserializeOwned + serde::Serialize>(
-    number: usize,
-    event: &Json,
-) -> Result<T, String> {
-    let value: T = serde_path_to_error::deserialize(event).map_err(|error| {
-        let path = error.path().to_string();
-        if path == "." {
-            format!("event {number}: {}", error.inner())
-        } else {
-            format!("event {number}: {path}: {}", error.inner())
-        }
-    })?;
-    // serde ignores fields it does not know: a misspelt optional field would be
-    // dropped without a word. Whatever does not come back out was not understood.
-    let understood = serde_json::to_value(&value).map_err(|e| format!("event {number}: {e}"))?;
-    let mut unknown = Vec::new();
-    unknown_fields(event, &understood, String::new(), &mut unknown);
-    match unknown.first() {
-        Some(path) => Err(format!("event {number}: {path}: unknown field")),
-        None => Ok(value),
-    }
-}
-
-/// Paths of the object fields of `given` that `understood` lacks.
-fn unknown_fields(given: &Json, understood: &Json, path: String, out: &mut Vec<String>) {
-    match (given, understood) {
-        (Json::Object(given), Json::Object(understood)) => {
-            for (name, value) in given {
-                let at = if path.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{path}.{name}")
-                };
-                match understood.get(name) {
-                    Some(known) => unknown_fields(value, known, at, out),
-                    None => out.push(at),
-                }
-            }
-        }
-        (Json::Array(given), Json::Array(understood)) => {
-            for (index, (value, known)) in given.iter().zip(understood).enumerate() {
-                unknown_fields(value, known, format!("{path}[{index}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
 /// The record key of `event`: the string (or number) at `field`, a dotted path.
 pub fn key_of(number: usize, event: &Json, field: &str) -> Result<String, String> {
     let found = field
@@ -137,88 +102,208 @@ pub fn key_of(number: usize, event: &Json, field: &str) -> Result<String, String
     }
 }
 
-/// Validates and encodes every event as `T`; the errors of every bad event otherwise.
-pub async fn encode_all<T: Record>(
-    codec: &Codec,
-    topic: &str,
-    events: &[Json],
-    key_field: &str,
-) -> Result<Vec<Encoded>, Vec<String>> {
-    let mut typed_events = Vec::with_capacity(events.len());
-    let mut errors = Vec::new();
-    for (index, event) in events.iter().enumerate() {
-        let number = index + 1;
-        match (typed::<T>(number, event), key_of(number, event, key_field)) {
-            (Ok(value), Ok(key)) => typed_events.push((number, key, value)),
-            (Err(error), _) | (Ok(_), Err(error)) => errors.push(error),
+/// The names `--schema` accepts: every schema of the catalogue.
+pub fn schema_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = CATALOGUE.iter().map(|entry| entry.name).collect();
+    names.dedup();
+    names
+}
+
+/// The newest version of the schema of the events: `--schema`, else the topic's; `None`
+/// for a topic without one (records that name their schema need none).
+pub fn schema_for(given: Option<&str>, topic: &str) -> anyhow::Result<Option<WriterSchema>> {
+    let Some(name) = given.or_else(|| schema_of(topic)) else {
+        return Ok(None);
+    };
+    let entry = newest(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown schema '{name}': the known schemas are {}",
+            schema_names().join(", ")
+        )
+    })?;
+    WriterSchema::parse(entry.text)
+        .map(Some)
+        .map_err(anyhow::Error::msg)
+}
+
+/// How events without a schema of their own are written.
+#[derive(Debug)]
+pub struct DefaultSchema {
+    /// The schema, when `--schema` or the topic gives one.
+    pub writer: Option<WriterSchema>,
+    /// Its header on the topic, found on first use (a registry lookup in Confluent
+    /// format).
+    header: Option<SchemaRef>,
+}
+
+impl DefaultSchema {
+    /// Events of `writer`.
+    pub fn new(writer: Option<WriterSchema>) -> DefaultSchema {
+        DefaultSchema {
+            writer,
+            header: None,
         }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let mut encoded = Vec::with_capacity(typed_events.len());
-    for (number, key, value) in typed_events {
-        match codec.encode(topic, &value).await {
-            Ok(bytes) => encoded.push(Encoded { key, value: bytes }),
-            Err(error) => errors.push(format!("event {number}: {error}")),
-        }
-    }
-    if errors.is_empty() {
-        Ok(encoded)
-    } else {
-        Err(errors)
     }
 }
 
-/// [`encode_all`] with the Rust type of the schema called `schema`.
-pub async fn encode_as(
-    schema: &str,
+/// Validates and encodes every event; the errors of every bad event otherwise.
+pub async fn encode_events(
     codec: &Codec,
     topic: &str,
+    default: &mut DefaultSchema,
     events: &[Json],
     key_field: &str,
 ) -> anyhow::Result<Result<Vec<Encoded>, Vec<String>>> {
-    Ok(match schema {
-        OrderEvent::SCHEMA => encode_all::<OrderEvent>(codec, topic, events, key_field).await,
-        OrderValidation::SCHEMA => {
-            encode_all::<OrderValidation>(codec, topic, events, key_field).await
+    let mut writers: HashMap<SchemaRef, Arc<WriterSchema>> = HashMap::new();
+    let mut encoded = Vec::with_capacity(events.len());
+    let mut errors = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let number = index + 1;
+        let outcome = if JsonRecord::is_record(event) {
+            encode_record(
+                codec,
+                topic,
+                default,
+                &mut writers,
+                number,
+                event,
+                key_field,
+            )
+            .await?
+        } else {
+            let key = key_of(number, event, key_field);
+            match (
+                key,
+                encode_value(codec, topic, default, number, event, "").await?,
+            ) {
+                (Ok(key), Ok(value)) => Ok(Encoded {
+                    key: Some(key.into_bytes()),
+                    value: Some(value),
+                    headers: Vec::new(),
+                }),
+                (Err(error), _) | (_, Err(error)) => Err(error),
+            }
+        };
+        match outcome {
+            Ok(record) => encoded.push(record),
+            Err(error) => errors.push(error),
         }
-        OrderStatusChanged::SCHEMA => {
-            encode_all::<OrderStatusChanged>(codec, topic, events, key_field).await
-        }
-        NotificationRequested::SCHEMA => {
-            encode_all::<NotificationRequested>(codec, topic, events, key_field).await
-        }
-        OrderRiskAssessed::SCHEMA => {
-            encode_all::<OrderRiskAssessed>(codec, topic, events, key_field).await
-        }
-        other => anyhow::bail!(
-            "unknown schema '{other}': the known schemas are {}",
-            SCHEMAS.join(", ")
-        ),
+    }
+    Ok(if errors.is_empty() {
+        Ok(encoded)
+    } else {
+        Err(errors)
     })
 }
 
-/// The schema of the events: `--schema`, else the topic's.
-pub fn schema_for(given: Option<&str>, topic: &str) -> anyhow::Result<&'static str> {
-    match given {
-        Some(name) => SCHEMAS
-            .iter()
-            .copied()
-            .find(|known| *known == name)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown schema '{name}': the known schemas are {}",
-                    SCHEMAS.join(", ")
-                )
-            }),
-        None => schema_of(topic).ok_or_else(|| {
-            anyhow::anyhow!(
-                "topic {topic} has no default schema: give --schema, one of {}",
-                SCHEMAS.join(", ")
-            )
-        }),
+/// A value written with the default schema; `Err` is the event's error, the outer one
+/// a registry failure that ends the command.
+async fn encode_value(
+    codec: &Codec,
+    topic: &str,
+    default: &mut DefaultSchema,
+    number: usize,
+    value: &Json,
+    path: &str,
+) -> anyhow::Result<Result<Vec<u8>, String>> {
+    let Some(writer) = &default.writer else {
+        return Ok(Err(format!(
+            "event {number}: topic {topic} has no default schema: give --schema, one of {}",
+            schema_names().join(", ")
+        )));
+    };
+    let header = match default.header {
+        Some(header) => header,
+        None => {
+            let header = codec
+                .header_for_writer(topic, writer)
+                .await
+                .with_context(|| format!("finding the schema id of {}", writer.full_name))?;
+            *default.header.insert(header)
+        }
+    };
+    Ok(encode_with(codec, header, writer, number, value, path))
+}
+
+fn encode_with(
+    codec: &Codec,
+    header: SchemaRef,
+    writer: &WriterSchema,
+    number: usize,
+    value: &Json,
+    path: &str,
+) -> Result<Vec<u8>, String> {
+    codec
+        .encode_json(header, writer, value)
+        .map_err(|error| match (path, error.path.as_str()) {
+            ("", "") => format!("event {number}: {}", error.message),
+            ("", at) | (at, "") => format!("event {number}: {at}: {}", error.message),
+            (prefix, at) => format!("event {number}: {prefix}.{at}: {}", error.message),
+        })
+}
+
+/// One record in the form `orderflow tail` prints.
+async fn encode_record(
+    codec: &Codec,
+    topic: &str,
+    default: &mut DefaultSchema,
+    writers: &mut HashMap<SchemaRef, Arc<WriterSchema>>,
+    number: usize,
+    event: &Json,
+    key_field: &str,
+) -> anyhow::Result<Result<Encoded, String>> {
+    let record: JsonRecord = match serde_json::from_value(event.clone()) {
+        Ok(record) => record,
+        Err(error) => return Ok(Err(format!("event {number}: {error}"))),
+    };
+    let fail = |error: String| Ok(Err(format!("event {number}: {error}")));
+    let headers = match record.record_headers() {
+        Ok(headers) => headers,
+        Err(error) => return fail(error),
+    };
+    let Some(value) = &record.value else {
+        return fail(
+            "value_base64: a value that could not be decoded is not produced (orderflow dlq \
+             replay writes dead letters back as they are)"
+                .into(),
+        );
+    };
+    let key = match record.key_bytes() {
+        Ok(key) => key,
+        Err(_) => match key_of(number, value, key_field) {
+            Ok(key) => Some(key.into_bytes()),
+            Err(error) => return Ok(Err(error)),
+        },
+    };
+    if value.is_null() {
+        return Ok(Ok(Encoded {
+            key,
+            value: None,
+            headers,
+        }));
     }
+    let encoded = match record.schema.as_deref() {
+        None => encode_value(codec, topic, default, number, value, "value").await?,
+        Some(named) => {
+            let schema: SchemaRef = match named.parse() {
+                Ok(schema) => schema,
+                Err(error) => return fail(format!("schema: {error}")),
+            };
+            let writer = match writers.get(&schema) {
+                Some(writer) => writer.clone(),
+                None => match codec.writer_schema(schema).await {
+                    Ok(writer) => writers.entry(schema).or_insert(writer).clone(),
+                    Err(error) => return fail(format!("schema {schema}: {error}")),
+                },
+            };
+            encode_with(codec, schema, &writer, number, value, "value")
+        }
+    };
+    Ok(encoded.map(|value| Encoded {
+        key,
+        value: Some(value),
+        headers,
+    }))
 }
 
 /// The error of a rejected input: every bad event (up to a limit), and that nothing was
@@ -266,24 +351,21 @@ fn read_input(file: Option<&Path>) -> anyhow::Result<(String, String)> {
 /// Runs `orderflow produce`.
 pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     let settings = args.connection.kafka()?;
-    let schema = schema_for(args.schema.as_deref(), &args.topic)?;
+    let mut default = DefaultSchema::new(schema_for(args.schema.as_deref(), &args.topic)?);
     let codec = Codec::new(args.connection.codec(args.format)?).map_err(anyhow::Error::msg)?;
     let (text, source) = read_input(args.file.as_deref())?;
     let events =
         parse_events(&text).map_err(|e| anyhow::anyhow!("{source}: {e}; nothing was produced"))?;
-    let records = match encode_as(schema, &codec, &args.topic, &events, &args.key_field).await? {
-        Ok(records) => records,
-        Err(errors) => anyhow::bail!("{source}: {}", rejection(&errors, events.len())),
-    };
+    let records =
+        match encode_events(&codec, &args.topic, &mut default, &events, &args.key_field).await? {
+            Ok(records) => records,
+            Err(errors) => anyhow::bail!("{source}: {}", rejection(&errors, events.len())),
+        };
     orderflow_runtime::topics::require_topic(&settings, &args.topic).await?;
     let producer = send::idempotent_producer(&settings)?;
     let outcomes = send::send_all(
         &producer,
-        records.iter().map(|record| {
-            FutureRecord::to(&args.topic)
-                .key(&record.key)
-                .payload(&record.value)
-        }),
+        records.iter().map(|record| record.to(&args.topic)),
     )
     .await?;
     let mut failures = outcomes.into_iter().filter_map(Result::err);
@@ -304,7 +386,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orderflow_events::{CodecSettings, sample};
+    use orderflow_events::{CodecSettings, OrderEvent, sample};
 
     fn order_json(order: &str) -> Json {
         let mut event = sample::order_placed(1);
@@ -341,41 +423,136 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_wrong_type_names_the_event_and_the_field_path() {
+    /// The errors of encoding `events` as order events, single-object.
+    async fn errors_of(events: Vec<Json>) -> Vec<String> {
+        let codec = Codec::new(CodecSettings::default()).unwrap();
+        let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
+        encode_events(
+            &codec,
+            "orders.lifecycle",
+            &mut default,
+            &events,
+            "order_id",
+        )
+        .await
+        .unwrap()
+        .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_wrong_type_names_the_event_and_the_field_path() {
         let mut event = order_json("a");
         event["payload"]["OrderPlaced"]["line_items"][0]["quantity"] = Json::from("two");
-        let error = typed::<OrderEvent>(2, &event).unwrap_err();
+        let mut record = serde_json::json!({"key": "a", "value": event.clone()});
+        record["value"]["occurred_at"] = Json::from(1.5);
         assert_eq!(
-            error,
-            r#"event 2: payload.OrderPlaced.line_items[0].quantity: invalid type: string "two", expected i32"#
+            errors_of(vec![order_json("a"), event, record]).await,
+            [
+                r#"event 2: payload.OrderPlaced.line_items[0].quantity: expected int, found string "two""#,
+                "event 3: value.occurred_at: 1.5 is not a long (64-bit integer)",
+            ]
         );
     }
 
-    #[test]
-    fn a_missing_field_an_unknown_branch_and_an_unknown_field_are_named() {
-        let mut event = order_json("a");
-        event.as_object_mut().unwrap().remove("customer_id");
-        let error = typed::<OrderEvent>(1, &event).unwrap_err();
-        assert_eq!(error, "event 1: missing field `customer_id`");
-
-        let mut event = order_json("a");
-        event["payload"] = serde_json::json!({"OrderLost": {}});
-        let error = typed::<OrderEvent>(3, &event).unwrap_err();
+    #[tokio::test]
+    async fn a_missing_field_an_unknown_branch_and_an_unknown_field_are_named() {
+        let mut missing = order_json("a");
+        missing.as_object_mut().unwrap().remove("customer_id");
+        let mut lost = order_json("a");
+        lost["payload"] = serde_json::json!({"OrderLost": {}});
+        let mut misspelt = order_json("a");
+        misspelt["payload"]["OrderPlaced"]["shipping_address"]["regoin"] = Json::from("Bavaria");
+        let errors = errors_of(vec![missing, lost, misspelt, order_json("a")]).await;
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors[0], "event 1: missing field `customer_id`");
         assert!(
-            error.starts_with("event 3: payload: unknown variant `OrderLost`"),
-            "{error}"
+            errors[1].starts_with(
+                r#"event 2: payload: "OrderLost" is not one of the union's types (OrderPlaced, "#
+            ),
+            "{errors:?}"
         );
+        assert!(
+            errors[2].starts_with(
+                "event 3: payload.OrderPlaced.shipping_address.regoin: unknown field (the \
+                 fields of io.orderflow.events.Address are recipient, line1, "
+            ),
+            "{errors:?}"
+        );
+    }
 
-        let mut event = order_json("a");
-        event["payload"]["OrderPlaced"]["shipping_address"]["regoin"] = Json::from("Bavaria");
-        let error = typed::<OrderEvent>(4, &event).unwrap_err();
+    #[tokio::test]
+    async fn records_keep_their_schema_key_and_headers_and_refuse_undecodable_values() {
+        let codec = Codec::new(CodecSettings::default()).unwrap();
+        // Written with the first version of the schema: kept, not upgraded.
+        let v1 = newest("OrderEvent").unwrap().version - 1;
+        let old = CATALOGUE
+            .iter()
+            .find(|e| e.name == "OrderEvent" && e.version == v1)
+            .unwrap();
+        let old = WriterSchema::parse(old.text).unwrap();
+        let header = SchemaRef::Fingerprint(old.fingerprint);
+        let mut value = order_json("a");
+        value["payload"]["OrderPlaced"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|name, _| name != "sales_channel");
+        let bytes = codec.encode_json(header, &old, &value).unwrap();
+        let record = serde_json::json!({
+            "topic": "elsewhere", "partition": 3, "offset": 9, "timestamp": 1,
+            "key_base64": "/wA=",
+            "headers": [{"key": "h", "value": "1"}, {"key": "h", "value": null},
+                        {"key_base64": "/w==", "value_base64": "AA=="}],
+            "schema": header.to_string(), "value": value,
+        });
+        let tombstone = serde_json::json!({"key": "gone", "value": null});
+        let keyless = serde_json::json!({"key": null, "value": order_json("b")});
+        let events = vec![record, tombstone, keyless];
+        let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
+        let encoded = encode_events(
+            &codec,
+            "orders.lifecycle",
+            &mut default,
+            &events,
+            "order_id",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(encoded[0].value.as_deref(), Some(bytes.as_slice()));
+        assert_eq!(encoded[0].key.as_deref(), Some(&[0xff_u8, 0][..]));
         assert_eq!(
-            error,
-            "event 4: payload.OrderPlaced.shipping_address.regoin: unknown field"
+            encoded[0].headers,
+            [
+                RecordHeader::new("h", "1"),
+                RecordHeader {
+                    name: b"h".to_vec(),
+                    value: None
+                },
+                RecordHeader {
+                    name: vec![0xff],
+                    value: Some(vec![0])
+                },
+            ]
         );
+        assert_eq!(
+            (encoded[1].key.as_deref(), encoded[1].value.as_ref()),
+            (Some(&b"gone"[..]), None)
+        );
+        assert_eq!(encoded[2].key, None);
 
-        assert!(typed::<OrderEvent>(1, &order_json("a")).is_ok());
+        let garbage = serde_json::json!({"key": "k", "value_base64": "AAAA", "error": "bad"});
+        let unknown = serde_json::json!({"key": "k", "schema": "id:7", "value": order_json("c")});
+        let errors = errors_of(vec![garbage, unknown]).await;
+        assert!(
+            errors[0].starts_with(
+                "event 1: value_base64: a value that could not be decoded is not produced"
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("event 2: schema id:7: "),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -394,42 +571,56 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_schema_comes_from_the_flag_or_the_topic() {
-        assert_eq!(schema_for(None, "orders.lifecycle").unwrap(), "OrderEvent");
+    #[tokio::test]
+    async fn the_schema_comes_from_the_flag_or_the_topic() {
+        let schema = |given, topic| schema_for(given, topic).map(|w| w.map(|w| w.full_name));
         assert_eq!(
-            schema_for(Some("OrderRiskAssessed"), "anything").unwrap(),
-            "OrderRiskAssessed"
+            schema(None, "orders.lifecycle").unwrap().unwrap(),
+            "io.orderflow.events.OrderEvent"
         );
-        let error = schema_for(None, "my.topic").unwrap_err().to_string();
-        assert!(
-            error.contains("--schema") && error.contains("OrderStatusChanged"),
-            "{error}"
+        assert_eq!(
+            schema(Some("OrderRiskAssessed"), "anything")
+                .unwrap()
+                .unwrap(),
+            "io.orderflow.events.OrderRiskAssessed"
         );
-        let error = schema_for(Some("Order"), "orders.lifecycle")
+        assert_eq!(schema(None, "my.topic").unwrap(), None);
+        let error = schema(Some("Order"), "orders.lifecycle")
             .unwrap_err()
             .to_string();
         assert!(
             error.contains("unknown schema 'Order'") && error.contains("OrderEvent"),
             "{error}"
         );
+        // Without a schema, only an event that needs one is refused.
+        let codec = Codec::new(CodecSettings::default()).unwrap();
+        let errors = encode_events(
+            &codec,
+            "my.topic",
+            &mut DefaultSchema::new(None),
+            &[order_json("a")],
+            "order_id",
+        )
+        .await
+        .unwrap()
+        .unwrap_err();
+        assert!(
+            errors[0].starts_with("event 1: topic my.topic has no default schema: give --schema"),
+            "{errors:?}"
+        );
     }
 
     #[tokio::test]
     async fn one_bad_event_rejects_the_whole_input() {
-        let codec = Codec::new(CodecSettings::default()).unwrap();
         let mut bad = order_json("b");
         bad["occurred_at"] = Json::from("yesterday");
-        let events = vec![order_json("a"), bad, order_json("c")];
-        let errors = encode_all::<OrderEvent>(&codec, "orders.lifecycle", &events, "order_id")
-            .await
-            .unwrap_err();
+        let errors = errors_of(vec![order_json("a"), bad, order_json("c")]).await;
         assert_eq!(errors.len(), 1);
         assert!(
-            errors[0].starts_with("event 2: occurred_at: invalid type"),
+            errors[0].starts_with("event 2: occurred_at: expected long"),
             "{errors:?}"
         );
-        let message = rejection(&errors, events.len());
+        let message = rejection(&errors, 3);
         assert!(
             message.starts_with("1 of 3 events are invalid; nothing was produced:"),
             "{message}"
@@ -440,10 +631,11 @@ mod tests {
     async fn valid_events_are_encoded_with_their_keys_and_decode_back() {
         let codec = Codec::new(CodecSettings::default()).unwrap();
         let events = vec![order_json("a"), order_json("b")];
-        let records = encode_as(
-            "OrderEvent",
+        let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
+        let records = encode_events(
             &codec,
             "orders.lifecycle",
+            &mut default,
             &events,
             "order_id",
         )
@@ -451,14 +643,43 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(
-            records.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
-            ["a", "b"]
+            records
+                .iter()
+                .map(|r| r.key.clone().unwrap())
+                .collect::<Vec<_>>(),
+            [b"a".to_vec(), b"b".to_vec()]
         );
-        let decoded = codec
-            .decode::<OrderEvent>(&records[1].value)
-            .await
-            .unwrap()
-            .value;
+        let value = records[1].value.as_ref().unwrap();
+        let decoded = codec.decode::<OrderEvent>(value).await.unwrap().value;
         assert_eq!(serde_json::to_value(decoded).unwrap(), events[1]);
+        // The same bytes as the Rust type's own encoding.
+        let typed: OrderEvent = serde_json::from_value(events[1].clone()).unwrap();
+        assert_eq!(
+            value,
+            &codec.encode("orders.lifecycle", &typed).await.unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sample_events_of_the_readme_are_valid_order_events() {
+        let text = include_str!("../../../examples/events.jsonl");
+        let events = parse_events(text).unwrap();
+        let codec = Codec::new(CodecSettings::default()).unwrap();
+        let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
+        let records = encode_events(
+            &codec,
+            "orders.lifecycle",
+            &mut default,
+            &events,
+            "order_id",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(records.len(), text.lines().count());
+        for record in &records {
+            let value = record.value.as_deref().unwrap();
+            codec.decode::<OrderEvent>(value).await.unwrap();
+        }
     }
 }

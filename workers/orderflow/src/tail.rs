@@ -1,17 +1,17 @@
-//! `orderflow tail`: decode any topic to JSON lines, dead-letter topics included.
+//! `orderflow tail`: decode any topic to JSON lines, dead-letter topics included, one
+//! record per line in the form of [`crate::record`].
 //!
 //! [`TopicReader`] reads one topic with its own assignment of partitions: it joins no
 //! consumer group and commits nothing, so tailing never disturbs a worker's group, and
 //! it reads `read_committed`, so it shows what downstream consumers see. `orderflow
 //! dlq` reads dead-letter topics with it too.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
-use base64::Engine;
-use orderflow_events::{Codec, wire};
+use orderflow_events::Codec;
 use orderflow_runtime::kafka::{KafkaSettings, Role};
 use orderflow_runtime::kafka_errors::{Next, Stage, classify};
 use orderflow_runtime::topics::describe_topic;
@@ -20,10 +20,9 @@ use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
-use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 
 use crate::cli::TailArgs;
+use crate::record::JsonRecord;
 
 /// How long a reader that does not follow waits for any progress (a record or the end
 /// of a partition) before it gives up: a partition without a leader never ends.
@@ -282,89 +281,6 @@ async fn partitions_of(
     }
 }
 
-/// One record as `orderflow tail` prints it: one JSON object per line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TailLine {
-    /// Topic of the record.
-    pub topic: String,
-    /// Its partition.
-    pub partition: i32,
-    /// Its offset.
-    pub offset: i64,
-    /// Its Kafka timestamp, epoch milliseconds.
-    pub timestamp: Option<i64>,
-    /// The key as UTF-8 (invalid sequences replaced), `null` without a key.
-    pub key: Option<String>,
-    /// Header values as UTF-8 (invalid sequences replaced); a repeated name shows its
-    /// last value.
-    pub headers: BTreeMap<String, Option<String>>,
-    /// The writer schema the value names (`id:N` or `fingerprint:0x...`), when its
-    /// framing is readable.
-    pub schema: Option<String>,
-    /// The decoded value (Avro's JSON mapping of the writer schema); `null` for a
-    /// tombstone. Absent when the value could not be decoded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Json>,
-    /// Why the value could not be decoded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The undecodable value, base64 (standard alphabet, padded).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value_base64: Option<String>,
-}
-
-impl TailLine {
-    /// Describes `message`, decoding its value with `codec`.
-    pub async fn of(codec: &Codec, message: &OwnedMessage) -> TailLine {
-        let headers = orderflow_kafka_bytes::headers::read(message)
-            .into_iter()
-            .map(|h| {
-                let value = h
-                    .value
-                    .as_deref()
-                    .map(|v| String::from_utf8_lossy(v).into_owned());
-                (h.name_lossy().into_owned(), value)
-            })
-            .collect();
-        let payload = message.payload();
-        let mut line = TailLine {
-            topic: message.topic().to_owned(),
-            partition: message.partition(),
-            offset: message.offset(),
-            timestamp: message.timestamp().to_millis(),
-            key: message
-                .key()
-                .map(|k| String::from_utf8_lossy(k).into_owned()),
-            headers,
-            schema: payload.and_then(wire::peek).map(|s| s.to_string()),
-            value: None,
-            error: None,
-            value_base64: None,
-        };
-        match payload {
-            None => line.value = Some(Json::Null),
-            Some(bytes) => match codec.decode_json(bytes).await {
-                Ok((value, _)) => line.value = Some(value),
-                Err(error) => {
-                    line.error = Some(error.to_string());
-                    line.value_base64 =
-                        Some(base64::engine::general_purpose::STANDARD.encode(bytes));
-                }
-            },
-        }
-        line
-    }
-}
-
-impl std::str::FromStr for TailLine {
-    type Err = String;
-
-    /// Parses one line of `orderflow tail` output.
-    fn from_str(line: &str) -> Result<Self, Self::Err> {
-        serde_json::from_str(line).map_err(|e| format!("not a tail line: {e}"))
-    }
-}
-
 /// Runs `orderflow tail`.
 pub async fn run(args: TailArgs) -> anyhow::Result<()> {
     let settings = args.connection.kafka()?;
@@ -386,7 +302,7 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
             _ = &mut interrupted => break,
         };
         let Some(message) = message else { break };
-        let line = serde_json::to_string(&TailLine::of(&codec, &message).await)?;
+        let line = serde_json::to_string(&JsonRecord::of(&codec, &message).await)?;
         let mut out = stdout.lock();
         match writeln!(out, "{line}").and_then(|()| out.flush()) {
             Ok(()) => printed += 1,
@@ -434,113 +350,6 @@ mod tests {
         let bad = parse_datetime("yesterday").unwrap_err();
         assert!(bad.contains("RFC 3339"), "{bad}");
     }
-    use orderflow_events::{CodecSettings, OrderEvent, sample};
-    use rdkafka::Timestamp;
-    use rdkafka::message::{Header, OwnedHeaders};
-
-    fn message(
-        key: Option<&[u8]>,
-        payload: Option<Vec<u8>>,
-        headers: OwnedHeaders,
-    ) -> OwnedMessage {
-        OwnedMessage::new(
-            payload,
-            key.map(<[u8]>::to_vec),
-            "order-status.dlq".into(),
-            Timestamp::CreateTime(1_700_000_000_000),
-            2,
-            41,
-            Some(headers),
-        )
-    }
-
-    #[tokio::test]
-    async fn a_decodable_value_is_printed_as_json_with_its_headers_and_schema() {
-        let codec = Codec::new(CodecSettings::default()).unwrap();
-        let event = sample::order_placed(2);
-        let bytes = codec.encode("orders.lifecycle", &event).await.unwrap();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "orderflow.dlq.error-class",
-                value: Some("transient"),
-            })
-            .insert(Header {
-                key: "nothing",
-                value: None::<&[u8]>,
-            });
-        let line = TailLine::of(&codec, &message(Some(b"ord-000123"), Some(bytes), headers)).await;
-        assert_eq!(line.topic, "order-status.dlq");
-        assert_eq!(
-            (line.partition, line.offset, line.timestamp),
-            (2, 41, Some(1_700_000_000_000))
-        );
-        assert_eq!(line.key.as_deref(), Some("ord-000123"));
-        assert_eq!(
-            line.headers["orderflow.dlq.error-class"].as_deref(),
-            Some("transient")
-        );
-        assert_eq!(line.headers["nothing"], None);
-        assert_eq!(
-            line.schema,
-            Some(format!(
-                "fingerprint:{:#018x}",
-                <OrderEvent as orderflow_events::Record>::contract().fingerprint
-            ))
-        );
-        let value = line.value.as_ref().expect("decoded");
-        assert_eq!(value["order_id"], "ord-000123");
-        assert_eq!(value["payload"]["line_items"][1]["quantity"], 2);
-        assert!(line.error.is_none() && line.value_base64.is_none());
-        let text = serde_json::to_string(&line).unwrap();
-        assert!(
-            text.starts_with(r#"{"topic":"order-status.dlq","partition":2,"offset":41,"#),
-            "{text}"
-        );
-        assert!(!text.contains("value_base64"), "{text}");
-        assert_eq!(serde_json::from_str::<TailLine>(&text).unwrap(), line);
-    }
-
-    #[tokio::test]
-    async fn garbage_is_printed_as_base64_with_the_codec_error() {
-        let codec = Codec::new(CodecSettings::default()).unwrap();
-        let line = TailLine::of(
-            &codec,
-            &message(
-                Some(&[0xff, b'k']),
-                Some(b"not avro".to_vec()),
-                OwnedHeaders::new(),
-            ),
-        )
-        .await;
-        assert_eq!(line.key.as_deref(), Some("\u{fffd}k"));
-        assert_eq!(line.value, None);
-        assert_eq!(line.schema, None);
-        assert!(
-            line.error
-                .as_deref()
-                .unwrap()
-                .contains("unknown wire format"),
-            "{line:?}"
-        );
-        assert_eq!(line.value_base64.as_deref(), Some("bm90IGF2cm8="));
-        let text = serde_json::to_string(&line).unwrap();
-        assert!(!text.contains(r#""value":"#), "{text}");
-    }
-
-    #[tokio::test]
-    async fn a_tombstone_has_a_null_value_and_no_error() {
-        let codec = Codec::new(CodecSettings::default()).unwrap();
-        let line = TailLine::of(&codec, &message(None, None, OwnedHeaders::new())).await;
-        assert_eq!(line.key, None);
-        assert_eq!(line.value, Some(Json::Null));
-        let text = serde_json::to_string(&line).unwrap();
-        assert!(
-            text.contains(r#""key":null"#) && text.contains(r#""value":null"#),
-            "{text}"
-        );
-        assert!(!text.contains("error"), "{text}");
-    }
-
     #[test]
     fn only_errors_that_waiting_cannot_cure_stop_the_reader() {
         assert!(stops_reading(&KafkaError::MessageConsumption(

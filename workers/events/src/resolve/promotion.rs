@@ -10,7 +10,7 @@ use super::error::{Result, datum};
 
 /// The primitive (underlying) type of a schema: logical types resolve as these.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Primitive<'a> {
+pub(crate) enum Primitive<'a> {
     Null,
     Boolean,
     Int,
@@ -23,7 +23,7 @@ pub(super) enum Primitive<'a> {
 }
 
 impl<'a> Primitive<'a> {
-    pub(super) fn of(schema: &'a Schema) -> Option<Primitive<'a>> {
+    pub(crate) fn of(schema: &'a Schema) -> Option<Primitive<'a>> {
         Some(match schema {
             Schema::Null => Primitive::Null,
             Schema::Boolean => Primitive::Boolean,
