@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing orderflow needs and is missing: the system
-# packages librdkafka's build links against, kcat, and the Python packages the
-# interoperability tests use (in a virtualenv under .cache/venv). Idempotent.
+# packages librdkafka's build links against, kcat, the Python packages the
+# interoperability tests use (in a virtualenv under .cache/venv) and the packages of the
+# Node.js producer example (npm ci, from its lock file). Idempotent.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,4 +39,15 @@ fi
 if ! "$venv/bin/python" -c 'import confluent_kafka, fastavro, yaml, confluent_kafka.schema_registry.avro, kubernetes_validate' 2>/dev/null; then
   log "installing Python packages (confluent-kafka, fastavro, pyyaml, kubernetes-validate)"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/scripts/requirements.txt"
+fi
+
+# The Node.js producer example's packages, exactly as its package-lock.json pins them
+# (tests/integration/examples.rs runs the example); again when the lock file changed.
+node_example="$repo/examples/producers/node"
+installed="$node_example/node_modules/.package-lock.json"
+if ! command -v npm >/dev/null; then
+  log "warning: npm not found: install Node.js 20.19+ with npm, or the Node.js example's test fails"
+elif [ ! -e "$installed" ] || [ "$node_example/package-lock.json" -nt "$installed" ]; then
+  log "installing the Node.js example's packages (npm ci)"
+  (cd "$node_example" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -4,6 +4,7 @@ mod broker;
 mod chaos;
 mod cli;
 mod e2e;
+mod examples;
 mod faults;
 mod interop;
 mod records;
