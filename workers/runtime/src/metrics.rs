@@ -19,7 +19,7 @@ use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::clock::now_millis;
-use crate::handler::Failure;
+use crate::handler::{Failure, FailureClass};
 use crate::message::InputMessage;
 
 /// Input messages consumed.
@@ -405,6 +405,22 @@ impl WorkerMetrics {
         let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
         gauge!(BUILD_INFO, "worker" => worker, "version" => version, "librdkafka" => librdkafka)
             .set(1.0);
+        // Series of rare events exist at 0 from the start: `rate` and `increase` count
+        // nothing of a series' first sample, so the first dead letter (or valve trip)
+        // of a process would go unseen by the dashboard and the alerts.
+        for class in FailureClass::ALL {
+            counter!(DEAD_LETTERED, "worker" => worker, "class" => class.as_str()).increment(0);
+        }
+        let transient = FailureClass::Transient.as_str();
+        counter!(RETRIES, "worker" => worker, "class" => transient).increment(0);
+        for class in ["retriable", "permanent"] {
+            counter!(DELIVERY_ERRORS, "worker" => worker, "class" => class).increment(0);
+        }
+        for kind in ["assign", "revoke", "lost"] {
+            counter!(REBALANCES, "worker" => worker, "kind" => kind).increment(0);
+        }
+        counter!(PRODUCER_RENEWALS, "worker" => worker).increment(0);
+        counter!(VALVE_TRIPS, "worker" => worker).increment(0);
         WorkerMetrics {
             worker,
             status,
@@ -764,6 +780,30 @@ mod tests {
             sample(&text, FETCH_QUEUE_BYTES, "queue-test", &[]),
             Some(2048.0)
         );
+    }
+
+    #[test]
+    fn rare_events_are_at_zero_from_the_start() {
+        let _ = worker("zero-test");
+        let text = render(&prometheus(), &[]);
+        for class in FailureClass::ALL {
+            let label = format!("class=\"{}\"", class.as_str());
+            let value = sample(&text, DEAD_LETTERED, "zero-test", &[&label]);
+            assert_eq!(value, Some(0.0), "{label}");
+        }
+        for (name, label) in [
+            (RETRIES, "class=\"transient\""),
+            (DELIVERY_ERRORS, "class=\"permanent\""),
+            (REBALANCES, "kind=\"lost\""),
+            (PRODUCER_RENEWALS, "worker="),
+            (VALVE_TRIPS, "worker="),
+        ] {
+            assert_eq!(
+                sample(&text, name, "zero-test", &[label]),
+                Some(0.0),
+                "{name}"
+            );
+        }
     }
 
     #[test]
