@@ -6,6 +6,7 @@ mod cli;
 mod e2e;
 mod faults;
 mod interop;
+mod observability;
 mod records;
 mod registry;
 mod resolution;
