@@ -323,3 +323,74 @@ async fn every_metric_the_dashboard_and_the_alerts_query_is_in_a_worker_scrape()
     // The text log quotes string fields; the JSON log writes "trace_id":"...".
     assert!(line.contains(&format!("trace_id=\"{trace}\"")), "{line}");
 }
+
+#[orderflow_tests::test(timeout = 180)]
+async fn a_worker_the_safety_valve_stopped_exits_once_a_scrape_has_seen_the_trip() {
+    let kafka = kafka().await;
+    let topics = topics(kafka, 1).await;
+    let http = format!("127.0.0.1:{}", free_port());
+    let mut args = worker_args(
+        kafka,
+        &topics,
+        "exactly-once",
+        &["--max-consecutive-failures", "3"],
+    );
+    let at = args
+        .iter()
+        .position(|a| a == "127.0.0.1:0")
+        .expect("--http-addr");
+    args[at] = http.clone();
+    let mut worker = Process::start("order-status", &args, &[]);
+    let base = format!("http://{http}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(&format!("{base}/readyz")).await.map(|a| a.0) != Some(200) {
+        assert!(worker.try_wait().is_none(), "the worker exited early");
+        assert!(
+            Instant::now() < deadline,
+            "never ready:\n{}",
+            worker.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let garbage: Vec<_> = (0..5)
+        .map(|i| (format!("garbage-{i}"), b"not avro".to_vec()))
+        .collect();
+    kafka.produce(&topics.input, &garbage).await;
+    assert!(
+        worker
+            .wait_for_log(Duration::from_secs(60), |l| l
+                .contains("safety valve tripped"))
+            .await,
+        "the valve never tripped:\n{}",
+        worker.log_tail(30)
+    );
+    // Stopping takes well under this; nobody has read /metrics since the trip.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        worker.try_wait().is_none(),
+        "exited before a scrape saw the trip:\n{}",
+        worker.log_tail(20)
+    );
+    let (_, scrape) = http_get(&format!("{base}/metrics"))
+        .await
+        .expect("metrics while waiting");
+    assert!(
+        scrape.contains("orderflow_safety_valve_trips_total{worker=\"order-status\"} 1"),
+        "{scrape}"
+    );
+    let status = worker.wait(Duration::from_secs(10)).await;
+    // Messages without a trace context log no trace id at all.
+    let log = worker.log();
+    let letters: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("message dead-lettered"))
+        .collect();
+    assert_eq!(letters.len(), 3, "{log}");
+    assert!(letters.iter().all(|l| !l.contains("trace_id")), "{log}");
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "exits with the valve's failure once scraped:\n{}",
+        worker.log_tail(20)
+    );
+}

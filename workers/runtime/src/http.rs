@@ -58,6 +58,9 @@ pub async fn serve(
 }
 
 async fn metrics(State(endpoints): State<Endpoints>) -> impl IntoResponse {
+    for worker in endpoints.workers.iter() {
+        worker.scraped();
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -267,6 +267,9 @@ pub struct WorkerStatus {
     dead_lettered: AtomicU64,
     lag: AtomicI64,
     latency_us: AtomicU64,
+    /// Times `/metrics` was read, and that count when the safety valve tripped.
+    scrapes: AtomicU64,
+    scrapes_at_trip: AtomicU64,
 }
 
 /// A copy of a worker's counters.
@@ -301,6 +304,8 @@ impl WorkerStatus {
             dead_lettered: AtomicU64::new(0),
             lag: AtomicI64::new(-1),
             latency_us: AtomicU64::new(0),
+            scrapes: AtomicU64::new(0),
+            scrapes_at_trip: AtomicU64::new(0),
         }
     }
 
@@ -351,6 +356,27 @@ impl WorkerStatus {
     /// Shutdown began.
     pub fn set_stopping(&self) {
         self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// `/metrics` was read.
+    pub fn scraped(&self) {
+        self.scrapes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Waits, at most `limit`, until `/metrics` has been read since the safety valve
+    /// tripped; whether it was. The process exits right after a trip, and a trip no
+    /// scrape saw would never reach the dashboard or the alert.
+    pub async fn scraped_since_trip(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.scrapes.load(Ordering::SeqCst) > self.scrapes_at_trip.load(Ordering::SeqCst) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Current counters.
@@ -490,7 +516,7 @@ impl WorkerMetrics {
     pub fn dead_lettered(&self, input: &InputMessage, failure: &Failure) {
         tracing::warn!(
             worker = self.worker, topic = &*input.topic, partition = input.partition,
-            offset = input.offset, trace_id = input.trace_id().unwrap_or_default(),
+            offset = input.offset, trace_id = input.trace_id(),
             class = failure.class.as_str(), kind = failure.kind, error = %failure.message,
             "message dead-lettered"
         );
@@ -503,7 +529,7 @@ impl WorkerMetrics {
     pub fn retrying(&self, input: &InputMessage, attempt: u32, delay: Duration, failure: &Failure) {
         tracing::warn!(
             worker = self.worker, partition = input.partition, offset = input.offset,
-            trace_id = input.trace_id().unwrap_or_default(), attempt,
+            trace_id = input.trace_id(), attempt,
             delay_ms = delay.as_millis() as u64, kind = failure.kind, error = %failure.message,
             "transient failure; retrying"
         );
@@ -549,6 +575,9 @@ impl WorkerMetrics {
             "safety valve tripped; stopping"
         );
         counter!(VALVE_TRIPS, "worker" => self.worker).increment(1);
+        // After the increment: a scrape counted from here renders it.
+        let scrapes = self.status.scrapes.load(Ordering::SeqCst);
+        self.status.scrapes_at_trip.store(scrapes, Ordering::SeqCst);
     }
 
     /// The producer client's queue, from its statistics.
@@ -804,6 +833,29 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_trip_the_exit_waits_for_one_scrape_at_most_for_its_limit() {
+        let (metrics, status) = worker("trip-wait-test");
+        status.scraped();
+        metrics.valve_tripped("test");
+        let limit = Duration::from_secs(30);
+        let started = tokio::time::Instant::now();
+        assert!(
+            !status.scraped_since_trip(limit).await,
+            "no scrape since the trip"
+        );
+        assert!(started.elapsed() >= limit);
+        let waiting = {
+            let status = status.clone();
+            tokio::spawn(async move { status.scraped_since_trip(limit).await })
+        };
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        status.scraped();
+        let started = tokio::time::Instant::now();
+        assert!(waiting.await.unwrap(), "the scrape ends the wait");
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]
