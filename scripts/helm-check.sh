@@ -10,13 +10,17 @@
 #    (scripts/helm-docs.sh --check).
 # 4. Renders the chart with many value sets and checks the manifests
 #    (helm/tests/test_chart.py, Python 3 + PyYAML).
-# 5. Validates every profile's manifests strictly (unknown fields refused)
+# 5. Tests the alert rules of the PrometheusRule with promtool (the pinned version,
+#    scripts/promtool-bin.sh): `promtool check rules`, then the cases of
+#    helm/tests/alerts.test.yaml with `promtool test rules`.
+# 6. Validates every profile's manifests strictly (unknown fields refused)
 #    against the Kubernetes API schemas of the oldest and newest supported
 #    versions, and the custom resources against the pinned KEDA and Prometheus
 #    Operator CRDs (helm/tests/test_schemas.py; kubernetes-validate, and Go to
 #    fetch the CRDs' modules).
 #
-# Settings (environment): HELM, HELM_VERSION (see scripts/helm-bin.sh).
+# Settings (environment): HELM, HELM_VERSION (see scripts/helm-bin.sh), PROMTOOL,
+# PROMTOOL_VERSION (see scripts/promtool-bin.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,6 +55,20 @@ fi
 
 log "rendered-manifest tests"
 HELM="$helm" "$python" "$repo/helm/tests/test_chart.py"
+
+log "alert rules: promtool check rules, promtool test rules (helm/tests/alerts.test.yaml)"
+promtool=$(bash "$repo/scripts/promtool-bin.sh")
+rules_dir=$(mktemp -d)
+trap 'rm -rf "$rules_dir"' EXIT
+# The rules as the chart renders them with the default thresholds, in the namespace
+# and release the test cases name.
+"$helm" template orderflow "$chart" --namespace orderflow-test --set prometheusRule.enabled=true \
+  --show-only templates/prometheusrule.yaml |
+  "$python" -c 'import sys, yaml; yaml.safe_dump({"groups": yaml.safe_load(sys.stdin)["spec"]["groups"]}, sys.stdout, sort_keys=False)' \
+  >"$rules_dir/rules.yaml"
+cp "$repo/helm/tests/alerts.test.yaml" "$rules_dir/"
+"$promtool" check rules "$rules_dir/rules.yaml"
+"$promtool" test rules "$rules_dir/alerts.test.yaml"
 
 command -v go >/dev/null || die "Go is needed to fetch the pinned CRDs (go mod download)"
 log "strict schema validation of every profile"

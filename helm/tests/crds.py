@@ -1,7 +1,7 @@
 """The CustomResourceDefinitions of the custom resources the chart renders.
 
 The chart renders KEDA ScaledObjects and TriggerAuthentications and a
-Prometheus Operator PodMonitor. Their CRDs are read from the operators' own Go
+Prometheus Operator PodMonitor and PrometheusRule. Their CRDs are read from the operators' own Go
 modules at pinned versions (fetched with `go mod download`, which checks them
 against the Go checksum database, and compared with the hashes below), so the
 schemas are the published ones and never a hand-edited copy. Used by
@@ -30,6 +30,7 @@ MODULES = [
     # pkg/apis/monitoring submodule is newer, but carries no CRD files.
     ("github.com/prometheus-operator/prometheus-operator", "v0.85.0", "h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s=", [
         "example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml",
+        "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
     ]),
 ]
 

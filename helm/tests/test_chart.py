@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -663,8 +664,11 @@ def rules_configmap_and_checksum():
 @test
 def optional_objects_off_by_default():
     r = render()
-    for kind in ("ScaledObject", "TriggerAuthentication", "PodMonitor", "Job", "Secret", "NetworkPolicy"):
+    for kind in ("ScaledObject", "TriggerAuthentication", "PodMonitor", "PrometheusRule", "Job", "Secret",
+                 "NetworkPolicy"):
         assert not r.of(kind), f"{kind} rendered by default"
+    assert not [cm for cm in r.of("ConfigMap") if "grafana_dashboard" in cm["metadata"]["labels"]], \
+        "dashboard ConfigMap rendered by default"
     assert len(r.of("Pod")) == 1, "helm test Pod missing"
 
 
@@ -683,6 +687,73 @@ def podmonitor_scrapes_metrics_on_http():
         labels = dep["spec"]["template"]["metadata"]["labels"]
         assert all(labels.get(k) == v for k, v in sel["matchLabels"].items())
         assert labels["app.kubernetes.io/component"] in values
+
+
+ALERTS = {"OrderflowLagGrowing", "OrderflowDeadLetters", "OrderflowTransactionsAborting",
+          "OrderflowWorkerNotReady", "OrderflowSafetyValveTripped"}
+
+
+@test
+def prometheus_rule_alerts_on_the_release_workers():
+    r = render(values={
+        "workers": {"notifier": {"enabled": False}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "kps"}, "alertLabels": {"team": "orders"},
+                           "lagThreshold": 5000, "lagGrowingFor": "20m", "deadLetterRatio": 0.05,
+                           "abortingFor": "15m", "notReadyFor": "7m"},
+    })
+    (rule,) = r.of("PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "kps"
+    (group,) = rule["spec"]["groups"]
+    rules = {x["alert"]: x for x in group["rules"]}
+    assert set(rules) == ALERTS, sorted(rules)
+    enabled = "|".join(sorted(w for w in WORKERS if w != "notifier"))
+    for name, x in rules.items():
+        # Scoped to this namespace and the enabled workers only.
+        assert f'namespace="{NAMESPACE}", worker=~"{enabled}"' in x["expr"], (name, x["expr"])
+        assert x["labels"]["team"] == "orders" and x["labels"]["severity"], (name, x["labels"])
+        # Prometheus's templates reach it unexpanded by Helm.
+        assert "{{ $labels." in x["annotations"]["summary"], (name, x["annotations"])
+    assert "> 5000" in rules["OrderflowLagGrowing"]["expr"] and rules["OrderflowLagGrowing"]["for"] == "20m"
+    assert "> 0.05" in rules["OrderflowDeadLetters"]["expr"]
+    assert rules["OrderflowTransactionsAborting"]["for"] == "15m"
+    assert rules["OrderflowWorkerNotReady"]["for"] == "7m"
+    assert rules["OrderflowSafetyValveTripped"]["labels"]["severity"] == "critical"
+    # No enabled worker, no rules.
+    none = {w: {"enabled": False} for w in WORKERS}
+    assert not render(values={"workers": none, "prometheusRule": {"enabled": True}}).of("PrometheusRule")
+
+
+def dashboard_file() -> dict:
+    return json.loads((CHART / "dashboards" / "orderflow.json").read_text())
+
+
+@test
+def grafana_dashboard_configmap_for_the_sidecar():
+    r = render(values={"grafanaDashboard": {"enabled": True, "labels": {"team": "orders"},
+                                            "annotations": {"grafana_folder": "Orders"}}})
+    (cm,) = [cm for cm in r.of("ConfigMap") if cm["metadata"]["labels"].get("grafana_dashboard") == "1"]
+    assert cm["metadata"]["labels"]["team"] == "orders"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Orders"}
+    assert json.loads(cm["data"]["orderflow.json"]) == dashboard_file()
+
+
+@test
+def dashboard_panels_follow_the_namespace_and_worker_variables():
+    dash = dashboard_file()
+    variables = {v["name"] for v in dash["templating"]["list"]}
+    assert variables == {"datasource", "namespace", "worker"}, variables
+    targets = [t for p in dash["panels"] for t in p.get("targets", [])]
+    assert len(targets) >= 20, len(targets)
+    for t in targets:
+        assert 'namespace="$namespace"' in t["expr"], t["expr"]
+        assert '=~"$worker"' in t["expr"], t["expr"]
+        assert t["datasource"]["uid"] == "${datasource}", t
+    titles = " ".join(p["title"].lower() for p in dash["panels"])
+    for subject in ("lag", "dead letters", "transaction", "end-to-end", "rebalances", "cpu", "memory"):
+        assert subject in titles, subject
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids repeat"
 
 
 @test

@@ -119,7 +119,7 @@ def custom_resources_valid_against_pinned_crds():
                 assert not problems(d, versions()[-1]), problems(d, versions()[-1])
     # production renders every custom resource the chart has; a kind missing
     # here would be validated by nothing.
-    assert kinds == {"ScaledObject", "TriggerAuthentication", "PodMonitor"}, kinds
+    assert kinds == {"ScaledObject", "TriggerAuthentication", "PodMonitor", "PrometheusRule"}, kinds
 
 
 @test

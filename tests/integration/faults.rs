@@ -91,7 +91,7 @@ impl Run {
 
 /// The sum of a metric's samples for `worker` whose labels include `labels`.
 fn metric(worker: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let text = orderflow_runtime::metrics::render(&prometheus());
+    let text = orderflow_runtime::metrics::render(&prometheus(), &[]);
     text.lines()
         .filter(|line| line.starts_with(&format!("{name}{{")))
         .filter(|line| line.contains(&format!("worker=\"{worker}\"")))

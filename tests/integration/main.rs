@@ -7,6 +7,7 @@ mod e2e;
 mod examples;
 mod faults;
 mod interop;
+mod observability;
 mod records;
 mod registry;
 mod resolution;

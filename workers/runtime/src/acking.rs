@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -80,7 +80,7 @@ impl AckSink for Acks {
             offsets.complete(input.offset);
         }
         self.metrics()
-            .delivered(pending.records, input.timestamp.as_slice());
+            .delivered(pending.records, pending.bytes, input.timestamp.as_slice());
         self.changed.notify_waiters();
     }
 
@@ -229,6 +229,7 @@ impl AckingCommitter {
         }
         let list = offsets_list_counting(&self.shared.input_topic, offsets, starts);
         let consumer = self.consumer.clone();
+        let started = Instant::now();
         let committed = blocking_call(
             "committing offsets",
             Stage::Commit,
@@ -242,6 +243,7 @@ impl AckingCommitter {
             },
         )
         .await;
+        self.shared.metrics.offset_commit_took(started.elapsed());
         let ok = match committed {
             Ok(()) => true,
             Err(CallError::Abortable(reason) | CallError::Fatal(reason)) => {
@@ -300,6 +302,7 @@ impl Committer for AckingCommitter {
             input: item.input.clone(),
             remaining: AtomicUsize::new(records.len()),
             records: records.len() as u64,
+            bytes: records.iter().map(|r| r.size() as u64).sum(),
             redeliveries: AtomicU32::new(0),
         });
         if records.is_empty() {

@@ -149,6 +149,8 @@ pub fn producer_properties(config: &RuntimeConfig) -> Vec<(String, String)> {
         // Bounded producer queue: when it is full, the committer waits (backpressure).
         // Its size in bytes is set with the record limits (see `create_producer`).
         ("queue.buffering.max.messages", "100000".to_owned()),
+        // Its queue depth for the metrics, as often as the consumer's lag.
+        ("statistics.interval.ms", "5000".to_owned()),
     ];
     match config.guarantee {
         Guarantee::ExactlyOnce => {

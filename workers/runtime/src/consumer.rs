@@ -43,8 +43,13 @@ impl ClientContext for ConsumerCallbacks {
         let mut total = 0;
         let mut known = false;
         let mut lags = Vec::new();
+        let (mut fetch_queue_messages, mut fetch_queue_bytes) = (0u64, 0u64);
         if let Some(topic) = statistics.topics.get(shared.input_topic.as_ref()) {
             for (id, partition) in &topic.partitions {
+                if *id >= 0 && partition.desired {
+                    fetch_queue_messages += partition.fetchq_cnt.max(0) as u64;
+                    fetch_queue_bytes += partition.fetchq_size;
+                }
                 // Lag: from the next message to read to the last stable offset (what a
                 // read_committed consumer can reach). Partition -1 is internal; only
                 // assigned partitions count.
@@ -62,6 +67,9 @@ impl ClientContext for ConsumerCallbacks {
             }
         }
         shared.metrics.assigned_lag(&shared.input_topic, &lags);
+        shared
+            .metrics
+            .fetch_queue(fetch_queue_messages, fetch_queue_bytes);
         shared.metrics.total_lag(if known { total } else { -1 });
     }
 

@@ -143,7 +143,7 @@ impl DeadLetters {
         reason: String,
     ) -> OutputRecord {
         let failure = Failure::new(FailureClass::Poison, "output-rejected", reason);
-        metrics.dead_lettered(&input.topic, input.partition, input.offset, &failure);
+        metrics.dead_lettered(input, &failure);
         self.record(input, &failure, 1)
     }
 }

@@ -53,7 +53,7 @@ pub async fn run<H: Handler>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RuntimeError> {
     let name = config.identity.name;
-    let metrics = WorkerMetrics::new(name, status.clone());
+    let metrics = WorkerMetrics::new(name, config.identity.version, status.clone());
     let (items_tx, items_rx) = mpsc::channel(COMMITTER_QUEUE);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let valve = Arc::new(Mutex::new(Valve::new(config.valve)));

@@ -171,4 +171,23 @@ impl RuntimeError {
     pub fn is_config(&self) -> bool {
         matches!(self.origin(), RuntimeError::Config(_))
     }
+
+    /// Whether the safety valve stopped the worker.
+    pub fn is_safety_valve(&self) -> bool {
+        matches!(self.origin(), RuntimeError::SafetyValve(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_safety_valve_is_recognised_through_the_first_failure() {
+        let valve = RuntimeError::SafetyValve("3 in a row".into());
+        assert!(valve.is_safety_valve());
+        assert!(RuntimeError::Failed(Arc::new(valve)).is_safety_valve());
+        let config = RuntimeError::Failed(Arc::new(RuntimeError::Config("x".into())));
+        assert!(!config.is_safety_valve() && config.is_config());
+    }
 }

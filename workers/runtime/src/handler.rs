@@ -36,6 +36,16 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
+    /// Every class, for the metrics to start each series at 0.
+    pub const ALL: [FailureClass; 6] = [
+        FailureClass::Decode,
+        FailureClass::Schema,
+        FailureClass::Poison,
+        FailureClass::Transient,
+        FailureClass::Panic,
+        FailureClass::CrashLoop,
+    ];
+
     /// Stable name for dead-letter headers and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -58,12 +58,15 @@ pub async fn serve(
 }
 
 async fn metrics(State(endpoints): State<Endpoints>) -> impl IntoResponse {
+    for worker in endpoints.workers.iter() {
+        worker.scraped();
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        crate::metrics::render(&endpoints.prometheus),
+        crate::metrics::render(&endpoints.prometheus, &endpoints.workers),
     )
 }
 
@@ -155,8 +158,8 @@ mod tests {
     #[tokio::test]
     async fn metrics_are_rendered_in_prometheus_text_format() {
         let status = Arc::new(WorkerStatus::new("http-test"));
-        let metrics = WorkerMetrics::new("http-test", status.clone());
-        metrics.consumed();
+        let metrics = WorkerMetrics::new("http-test", "1.2.3", status.clone());
+        metrics.consumed(100);
         let (code, body) = get(&router(prometheus(), vec![status]), "/metrics").await;
         assert_eq!(code, StatusCode::OK);
         assert!(

@@ -70,6 +70,20 @@ impl InputMessage {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         orderflow_kafka_bytes::headers::find(&self.headers, name).flatten()
     }
+
+    /// The trace id of its W3C `traceparent` header, when it has a valid one: what ties
+    /// the log lines about this message to the trace of its outputs.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.header(crate::telemetry::TRACEPARENT)
+            .and_then(crate::telemetry::trace_id)
+    }
+
+    /// Bytes it took on the wire, roughly: key, value, headers.
+    pub fn size(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len)
+            + self.payload.as_ref().map_or(0, Vec::len)
+            + self.headers.iter().map(RecordHeader::size).sum::<usize>()
+    }
 }
 
 /// A record to produce.
@@ -159,4 +173,39 @@ pub(crate) struct Checkpoint {
     pub starts: u32,
     /// Answered once the commit succeeded.
     pub done: tokio::sync::oneshot::Sender<()>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_traceparent(value: Option<&str>) -> InputMessage {
+        let mut message = InputMessage::advance("orders.lifecycle".into(), 0, 1, 0);
+        message.key = Some(b"order-1".to_vec());
+        message.payload = Some(vec![0; 10]);
+        if let Some(value) = value {
+            message
+                .headers
+                .push(RecordHeader::new("traceparent", value));
+        }
+        message
+    }
+
+    #[test]
+    fn the_trace_id_comes_from_a_valid_traceparent_only() {
+        let valid = with_traceparent(Some(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ));
+        assert_eq!(valid.trace_id(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(with_traceparent(Some("garbage")).trace_id(), None);
+        assert_eq!(with_traceparent(None).trace_id(), None);
+    }
+
+    #[test]
+    fn the_size_counts_key_value_and_headers() {
+        let message = with_traceparent(None);
+        assert_eq!(message.size(), 7 + 10);
+        let traced = with_traceparent(Some("x"));
+        assert_eq!(traced.size(), 7 + 10 + "traceparent".len() + 1 + 8);
+    }
 }

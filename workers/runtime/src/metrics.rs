@@ -4,6 +4,11 @@
 //! labels come from small fixed sets (error class, outcome, partition), never from
 //! message content. Where something worth logging happens, the log line and the
 //! counter are emitted by one method of [`WorkerMetrics`].
+//!
+//! The process's own metrics (`process_cpu_seconds_total`,
+//! `process_resident_memory_bytes`, `process_open_fds`, ...) keep the names every
+//! Prometheus client gives them, without a `worker` label: they describe the process,
+//! which may run several workers (the dev stack does). They are read at each scrape.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -14,7 +19,8 @@ use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::clock::now_millis;
-use crate::handler::Failure;
+use crate::handler::{Failure, FailureClass};
+use crate::message::InputMessage;
 
 /// Input messages consumed.
 pub const CONSUMED: &str = "orderflow_messages_consumed_total";
@@ -51,6 +57,31 @@ pub const REDELIVERIES: &str = "orderflow_redeliveries_ignored_total";
 pub const REWINDS: &str = "orderflow_rewinds_total";
 /// Exactly-once producers replaced in process after a fatal error (fenced, ...).
 pub const PRODUCER_RENEWALS: &str = "orderflow_producer_renewals_total";
+/// Bytes of the input messages consumed (key, value and headers).
+pub const CONSUMED_BYTES: &str = "orderflow_consumed_bytes_total";
+/// Bytes of the derived records produced (key, value and headers), counted with
+/// [`PRODUCED`].
+pub const PRODUCED_BYTES: &str = "orderflow_produced_bytes_total";
+/// Time to commit a transaction: sending its offsets, waiting for its records,
+/// committing (exactly-once), whatever the outcome.
+pub const TRANSACTION_COMMIT: &str = "orderflow_transaction_commit_seconds";
+/// Time of one offset commit (at-least-once), whatever the outcome.
+pub const OFFSET_COMMIT: &str = "orderflow_offset_commit_seconds";
+/// Messages waiting in the producer client's queue (librdkafka statistics, every 5 s).
+pub const PRODUCER_QUEUE_MESSAGES: &str = "orderflow_producer_queue_messages";
+/// Bytes waiting in the producer client's queue (librdkafka statistics, every 5 s).
+pub const PRODUCER_QUEUE_BYTES: &str = "orderflow_producer_queue_bytes";
+/// Messages fetched and not yet handed to the worker, over the assigned partitions
+/// (librdkafka statistics, every 5 s).
+pub const FETCH_QUEUE_MESSAGES: &str = "orderflow_consumer_fetch_queue_messages";
+/// Bytes fetched and not yet handed to the worker (librdkafka statistics, every 5 s).
+pub const FETCH_QUEUE_BYTES: &str = "orderflow_consumer_fetch_queue_bytes";
+/// Times the safety valve stopped the worker (too many dead letters).
+pub const VALVE_TRIPS: &str = "orderflow_safety_valve_trips_total";
+/// 1, with the worker's `version` and the client library's (`librdkafka`) as labels.
+pub const BUILD_INFO: &str = "orderflow_build_info";
+/// 1 when the worker is ready (what `/readyz` answers), else 0; computed at each scrape.
+pub const READY: &str = "orderflow_ready";
 
 /// Consumer lag of the assigned partitions, by (worker, topic, partition). Exposed by
 /// [`render`] rather than registered as a gauge: the recorder cannot remove a series,
@@ -58,10 +89,21 @@ pub const PRODUCER_RENEWALS: &str = "orderflow_producer_renewals_total";
 /// twice after a rebalance.
 static LAGS: Mutex<BTreeMap<(&'static str, String, i32), i64>> = Mutex::new(BTreeMap::new());
 
-/// The Prometheus text of every metric: the recorder's, plus the lag table.
-pub fn render(handle: &PrometheusHandle) -> String {
+/// The Prometheus text of every metric: the process's, read now, the recorder's, the
+/// readiness of `workers` and the lag table.
+pub fn render(handle: &PrometheusHandle, workers: &[std::sync::Arc<WorkerStatus>]) -> String {
     use std::fmt::Write;
+    process_collector().collect();
     let mut text = handle.render();
+    let _ = writeln!(
+        text,
+        "# HELP {READY} 1 when the worker is ready (what /readyz answers), else 0."
+    );
+    let _ = writeln!(text, "# TYPE {READY} gauge");
+    for worker in workers {
+        let ready = u8::from(worker.is_ready());
+        let _ = writeln!(text, "{READY}{{worker=\"{}\"}} {ready}", worker.name);
+    }
     let table = LAGS.lock().expect("lag table");
     let _ = writeln!(
         text,
@@ -92,6 +134,7 @@ pub fn prometheus() -> PrometheusHandle {
                 .install_recorder()
                 .expect("the Prometheus recorder is installed once");
             describe();
+            process_collector().describe();
             // Histogram samples wait in buffers until upkeep folds them in; a scrape
             // does it too, but memory must stay flat when nobody scrapes.
             let upkeep = handle.clone();
@@ -106,6 +149,12 @@ pub fn prometheus() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// The process metrics' collector (it keeps what it read of the process at start).
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
 fn describe() {
@@ -151,6 +200,56 @@ fn describe() {
         REDELIVERIES,
         "Messages the client delivered again within one rewind epoch, ignored."
     );
+    describe_counter!(
+        PRODUCER_RENEWALS,
+        "Exactly-once producers replaced in process after a fatal error."
+    );
+    describe_counter!(
+        CONSUMED_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes of the input messages consumed (key, value, headers)."
+    );
+    describe_counter!(
+        PRODUCED_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes of the derived records produced and committed or acknowledged."
+    );
+    describe_histogram!(
+        TRANSACTION_COMMIT,
+        metrics::Unit::Seconds,
+        "Time to commit a transaction (offsets, outstanding records, commit)."
+    );
+    describe_histogram!(
+        OFFSET_COMMIT,
+        metrics::Unit::Seconds,
+        "Time of an offset commit (at-least-once)."
+    );
+    describe_gauge!(
+        PRODUCER_QUEUE_MESSAGES,
+        "Messages waiting in the producer client's queue."
+    );
+    describe_gauge!(
+        PRODUCER_QUEUE_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes waiting in the producer client's queue."
+    );
+    describe_gauge!(
+        FETCH_QUEUE_MESSAGES,
+        "Messages fetched and not yet handed to the worker."
+    );
+    describe_gauge!(
+        FETCH_QUEUE_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes fetched and not yet handed to the worker."
+    );
+    describe_counter!(
+        VALVE_TRIPS,
+        "Times the safety valve stopped the worker (too many dead letters)."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "1, labelled with the worker's version and librdkafka's."
+    );
 }
 
 /// What a worker is doing right now: read by `/healthz`, `/readyz` and the dev view.
@@ -168,6 +267,9 @@ pub struct WorkerStatus {
     dead_lettered: AtomicU64,
     lag: AtomicI64,
     latency_us: AtomicU64,
+    /// Times `/metrics` was read, and that count when the safety valve tripped.
+    scrapes: AtomicU64,
+    scrapes_at_trip: AtomicU64,
 }
 
 /// A copy of a worker's counters.
@@ -202,6 +304,8 @@ impl WorkerStatus {
             dead_lettered: AtomicU64::new(0),
             lag: AtomicI64::new(-1),
             latency_us: AtomicU64::new(0),
+            scrapes: AtomicU64::new(0),
+            scrapes_at_trip: AtomicU64::new(0),
         }
     }
 
@@ -254,6 +358,27 @@ impl WorkerStatus {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
+    /// `/metrics` was read.
+    pub fn scraped(&self) {
+        self.scrapes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Waits, at most `limit`, until `/metrics` has been read since the safety valve
+    /// tripped; whether it was. The process exits right after a trip, and a trip no
+    /// scrape saw would never reach the dashboard or the alert.
+    pub async fn scraped_since_trip(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.scrapes.load(Ordering::SeqCst) > self.scrapes_at_trip.load(Ordering::SeqCst) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Current counters.
     pub fn snapshot(&self) -> StatusSnapshot {
         StatusSnapshot {
@@ -274,7 +399,9 @@ pub struct WorkerMetrics {
     /// The status the metrics also update.
     pub status: std::sync::Arc<WorkerStatus>,
     consumed: Counter,
+    consumed_bytes: Counter,
     produced: Counter,
+    produced_bytes: Counter,
     processing: Histogram,
     end_to_end: Histogram,
     committed: Counter,
@@ -284,17 +411,49 @@ pub struct WorkerMetrics {
     assigned: Gauge,
     backpressure: Counter,
     rewinds: Counter,
+    transaction_commit: Histogram,
+    offset_commit: Histogram,
+    producer_queue_messages: Gauge,
+    producer_queue_bytes: Gauge,
+    fetch_queue_messages: Gauge,
+    fetch_queue_bytes: Gauge,
 }
 
 impl WorkerMetrics {
-    /// Handles for `worker` (installing the recorder first, if it is not yet).
-    pub fn new(worker: &'static str, status: std::sync::Arc<WorkerStatus>) -> WorkerMetrics {
+    /// Handles for `worker` of `version` (installing the recorder first, if it is not
+    /// yet); sets its build information.
+    pub fn new(
+        worker: &'static str,
+        version: &'static str,
+        status: std::sync::Arc<WorkerStatus>,
+    ) -> WorkerMetrics {
         prometheus();
+        let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+        gauge!(BUILD_INFO, "worker" => worker, "version" => version, "librdkafka" => librdkafka)
+            .set(1.0);
+        // Series of rare events exist at 0 from the start: `rate` and `increase` count
+        // nothing of a series' first sample, so the first dead letter (or valve trip)
+        // of a process would go unseen by the dashboard and the alerts.
+        for class in FailureClass::ALL {
+            counter!(DEAD_LETTERED, "worker" => worker, "class" => class.as_str()).increment(0);
+        }
+        let transient = FailureClass::Transient.as_str();
+        counter!(RETRIES, "worker" => worker, "class" => transient).increment(0);
+        for class in ["retriable", "permanent"] {
+            counter!(DELIVERY_ERRORS, "worker" => worker, "class" => class).increment(0);
+        }
+        for kind in ["assign", "revoke", "lost"] {
+            counter!(REBALANCES, "worker" => worker, "kind" => kind).increment(0);
+        }
+        counter!(PRODUCER_RENEWALS, "worker" => worker).increment(0);
+        counter!(VALVE_TRIPS, "worker" => worker).increment(0);
         WorkerMetrics {
             worker,
             status,
             consumed: counter!(CONSUMED, "worker" => worker),
+            consumed_bytes: counter!(CONSUMED_BYTES, "worker" => worker),
             produced: counter!(PRODUCED, "worker" => worker),
+            produced_bytes: counter!(PRODUCED_BYTES, "worker" => worker),
             processing: histogram!(PROCESSING, "worker" => worker),
             end_to_end: histogram!(END_TO_END, "worker" => worker),
             committed: counter!(TRANSACTIONS, "worker" => worker, "outcome" => "committed"),
@@ -304,6 +463,12 @@ impl WorkerMetrics {
             assigned: gauge!(ASSIGNED, "worker" => worker),
             backpressure: counter!(BACKPRESSURE, "worker" => worker),
             rewinds: counter!(REWINDS, "worker" => worker),
+            transaction_commit: histogram!(TRANSACTION_COMMIT, "worker" => worker),
+            offset_commit: histogram!(OFFSET_COMMIT, "worker" => worker),
+            producer_queue_messages: gauge!(PRODUCER_QUEUE_MESSAGES, "worker" => worker),
+            producer_queue_bytes: gauge!(PRODUCER_QUEUE_BYTES, "worker" => worker),
+            fetch_queue_messages: gauge!(FETCH_QUEUE_MESSAGES, "worker" => worker),
+            fetch_queue_bytes: gauge!(FETCH_QUEUE_BYTES, "worker" => worker),
         }
     }
 
@@ -312,9 +477,10 @@ impl WorkerMetrics {
         self.worker
     }
 
-    /// A message was consumed.
-    pub fn consumed(&self) {
+    /// A message of `bytes` (key, value, headers) was consumed.
+    pub fn consumed(&self, bytes: usize) {
         self.consumed.increment(1);
+        self.consumed_bytes.increment(bytes as u64);
         self.status.consumed.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -323,10 +489,11 @@ impl WorkerMetrics {
         self.processing.record(elapsed.as_secs_f64());
     }
 
-    /// `records` outputs of messages with these input timestamps are now committed
-    /// (exactly-once) or acknowledged (at-least-once).
-    pub fn delivered(&self, records: u64, input_timestamps: &[i64]) {
+    /// `records` outputs (`bytes` in all) of messages with these input timestamps are
+    /// now committed (exactly-once) or acknowledged (at-least-once).
+    pub fn delivered(&self, records: u64, bytes: u64, input_timestamps: &[i64]) {
         self.produced.increment(records);
+        self.produced_bytes.increment(bytes);
         self.status.produced.fetch_add(records, Ordering::Relaxed);
         let now = now_millis();
         for &timestamp in input_timestamps {
@@ -346,9 +513,10 @@ impl WorkerMetrics {
     }
 
     /// A message went to the dead-letter topic.
-    pub fn dead_lettered(&self, topic: &str, partition: i32, offset: i64, failure: &Failure) {
+    pub fn dead_lettered(&self, input: &InputMessage, failure: &Failure) {
         tracing::warn!(
-            worker = self.worker, topic, partition, offset,
+            worker = self.worker, topic = &*input.topic, partition = input.partition,
+            offset = input.offset, trace_id = input.trace_id(),
             class = failure.class.as_str(), kind = failure.kind, error = %failure.message,
             "message dead-lettered"
         );
@@ -358,17 +526,12 @@ impl WorkerMetrics {
     }
 
     /// A transient failure will be retried after `delay`.
-    pub fn retrying(
-        &self,
-        partition: i32,
-        offset: i64,
-        attempt: u32,
-        delay: Duration,
-        failure: &Failure,
-    ) {
+    pub fn retrying(&self, input: &InputMessage, attempt: u32, delay: Duration, failure: &Failure) {
         tracing::warn!(
-            worker = self.worker, partition, offset, attempt, delay_ms = delay.as_millis() as u64,
-            kind = failure.kind, error = %failure.message, "transient failure; retrying"
+            worker = self.worker, partition = input.partition, offset = input.offset,
+            trace_id = input.trace_id(), attempt,
+            delay_ms = delay.as_millis() as u64, kind = failure.kind, error = %failure.message,
+            "transient failure; retrying"
         );
         counter!(RETRIES, "worker" => self.worker, "class" => failure.class.as_str()).increment(1);
     }
@@ -392,6 +555,42 @@ impl WorkerMetrics {
     /// A transaction committed.
     pub fn transaction_committed(&self) {
         self.committed.increment(1);
+    }
+
+    /// Committing a transaction (successfully or not) took `elapsed`.
+    pub fn transaction_commit_took(&self, elapsed: Duration) {
+        self.transaction_commit.record(elapsed.as_secs_f64());
+    }
+
+    /// An offset commit (successful or not) took `elapsed`.
+    pub fn offset_commit_took(&self, elapsed: Duration) {
+        self.offset_commit.record(elapsed.as_secs_f64());
+    }
+
+    /// The safety valve tripped: the worker stops for `reason`.
+    pub fn valve_tripped(&self, reason: &str) {
+        tracing::error!(
+            worker = self.worker,
+            reason,
+            "safety valve tripped; stopping"
+        );
+        counter!(VALVE_TRIPS, "worker" => self.worker).increment(1);
+        // After the increment: a scrape counted from here renders it.
+        let scrapes = self.status.scrapes.load(Ordering::SeqCst);
+        self.status.scrapes_at_trip.store(scrapes, Ordering::SeqCst);
+    }
+
+    /// The producer client's queue, from its statistics.
+    pub fn producer_queue(&self, messages: u64, bytes: u64) {
+        self.producer_queue_messages.set(messages as f64);
+        self.producer_queue_bytes.set(bytes as f64);
+    }
+
+    /// The consumer client's fetch queue over the assigned partitions, from its
+    /// statistics.
+    pub fn fetch_queue(&self, messages: u64, bytes: u64) {
+        self.fetch_queue_messages.set(messages as f64);
+        self.fetch_queue_bytes.set(bytes as f64);
     }
 
     /// A transaction aborted.
@@ -473,3 +672,6 @@ impl WorkerMetrics {
         self.status.lag.store(lag, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests;

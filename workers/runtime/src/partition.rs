@@ -118,9 +118,7 @@ pub(crate) async fn run<H: Handler>(
                 }
             }
             Outcome::DeadLetter(failure, attempts) => {
-                shared
-                    .metrics
-                    .dead_lettered(&message.topic, partition, message.offset, &failure);
+                shared.metrics.dead_lettered(&message, &failure);
                 let record = shared.dead_letters.record(&message, &failure, attempts);
                 (vec![record], Disposition::DeadLettered)
             }
@@ -137,6 +135,7 @@ pub(crate) async fn run<H: Handler>(
             .expect("valve")
             .record(disposition == Disposition::DeadLettered);
         if let Some(reason) = verdict {
+            shared.metrics.valve_tripped(&reason);
             shared.fail(RuntimeError::SafetyValve(reason));
             return;
         }
@@ -242,13 +241,7 @@ async fn handle_with_retries<H: Handler>(
             }
             Err(failure) => {
                 let delay = policy.delay(attempt);
-                shared.metrics.retrying(
-                    message.partition,
-                    message.offset,
-                    attempt,
-                    delay,
-                    &failure,
-                );
+                shared.metrics.retrying(message, attempt, delay, &failure);
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = cancel.cancelled() => return Outcome::Abandoned,

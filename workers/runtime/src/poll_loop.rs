@@ -129,7 +129,7 @@ fn dispatch(
         rewind_epoch,
     ));
     slot.first_offset.get_or_insert(input.offset);
-    shared.metrics.consumed();
+    shared.metrics.consumed(input.size());
     let sent = match slot.tx.try_send(Work::Message(input)) {
         Err(TrySendError::Full(input)) => {
             let tx = slot.tx.clone();

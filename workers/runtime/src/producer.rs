@@ -16,6 +16,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
+use rdkafka::statistics::Statistics;
 
 use crate::error::RuntimeError;
 use crate::kafka_errors::{Next, Stage, classify};
@@ -32,6 +33,8 @@ pub(crate) struct PendingInput {
     pub input: Arc<InputMessage>,
     pub remaining: AtomicUsize,
     pub records: u64,
+    /// Bytes of those records (key, value, headers).
+    pub bytes: u64,
     /// Times a failed record of this input was sent again.
     pub redeliveries: AtomicU32,
 }
@@ -115,6 +118,14 @@ impl ProducerCallbacks {
 }
 
 impl ClientContext for ProducerCallbacks {
+    fn stats(&self, statistics: Statistics) {
+        if let Some(shared) = self.shared() {
+            shared
+                .metrics
+                .producer_queue(statistics.msg_cnt, statistics.msg_size);
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if self.transactional && classify(&error, Stage::Client) == Next::ReplaceProducer {
             // The committer sees it on its next transaction call (or tick) and either

@@ -117,6 +117,11 @@ fn nonzero_random() -> u64 {
     }
 }
 
+/// The trace id of a valid version-00 `traceparent`.
+pub fn trace_id(traceparent: &[u8]) -> Option<&str> {
+    parse_traceparent(traceparent).map(|(trace, _)| trace)
+}
+
 /// The trace id and flags of a valid version-00 `traceparent`.
 fn parse_traceparent(value: &[u8]) -> Option<(&str, &str)> {
     let text = std::str::from_utf8(value).ok()?;

@@ -70,6 +70,8 @@ pub(crate) struct TransactionalCommitter {
     offsets: HashMap<i32, i64>,
     messages: usize,
     records: u64,
+    /// Bytes of those records.
+    bytes: u64,
     timestamps: Vec<i64>,
     consecutive_aborts: u32,
     /// Checkpoints in the open transaction, and counts of starts to clear.
@@ -98,6 +100,7 @@ impl TransactionalCommitter {
             offsets: HashMap::new(),
             messages: 0,
             records: 0,
+            bytes: 0,
             timestamps: Vec::new(),
             consecutive_aborts: 0,
             counts: StartCounts::default(),
@@ -191,6 +194,7 @@ impl TransactionalCommitter {
         self.offsets.clear();
         self.messages = 0;
         self.records = 0;
+        self.bytes = 0;
         self.timestamps.clear();
         // Dropped unanswered when the transaction aborted.
         self.counts.drop_checkpoints();
@@ -285,6 +289,7 @@ impl Committer for TransactionalCommitter {
         self.counts.keep_checkpoint(&mut item);
         self.messages += 1;
         self.records += records.len() as u64;
+        self.bytes += records.iter().map(|r| r.size() as u64).sum::<u64>();
         if let Some(timestamp) = item.timestamp {
             self.timestamps.push(timestamp);
         }
@@ -321,6 +326,7 @@ impl Committer for TransactionalCommitter {
         let offsets = offsets_list_counting(&self.shared.input_topic, &self.offsets, &starts);
         let producer = self.producer.clone();
         let timeout = self.shared.config.transaction_timeout;
+        let started = Instant::now();
         let sent = blocking_call(
             "sending offsets to the transaction",
             Stage::TransactionCall,
@@ -346,6 +352,9 @@ impl Committer for TransactionalCommitter {
             }
             Err(error) => Err(error),
         };
+        self.shared
+            .metrics
+            .transaction_commit_took(started.elapsed());
         match committed {
             Ok(()) => {
                 tracing::debug!(
@@ -358,7 +367,7 @@ impl Committer for TransactionalCommitter {
                 self.shared.metrics.transaction_committed();
                 self.shared
                     .metrics
-                    .delivered(self.records, &self.timestamps);
+                    .delivered(self.records, self.bytes, &self.timestamps);
                 self.consecutive_aborts = 0;
                 self.counts.committed(&self.offsets, &starts);
                 self.counts.answer_checkpoints();

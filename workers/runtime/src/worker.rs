@@ -18,6 +18,10 @@ use crate::processor::Processor;
 use crate::telemetry::init_logging;
 use crate::{engine, http};
 
+/// How long a worker the safety valve stopped waits for a scrape of `/metrics` before
+/// it exits: the chart's scrape interval is 30 s.
+const VALVE_SCRAPE_WAIT: Duration = Duration::from_secs(35);
+
 #[derive(Parser)]
 struct WorkerCli {
     #[command(flatten)]
@@ -135,7 +139,17 @@ pub async fn run<P: Processor>(
         &config.output_topic,
         Arc::new(SystemClock),
     ));
-    let result = engine::run(config, handler, status, shutdown).await;
+    let result = engine::run(config, handler, status.clone(), shutdown).await;
+    if result.as_ref().is_err_and(RuntimeError::is_safety_valve) {
+        // Until a scrape has seen the trip (Prometheus scrapes every 30 s or so), or
+        // the alert on it could never fire: the restart comes a little later instead.
+        if !status.scraped_since_trip(VALVE_SCRAPE_WAIT).await {
+            tracing::warn!(
+                worker = P::NAME,
+                "no scrape of /metrics since the safety valve tripped; exiting anyway"
+            );
+        }
+    }
     let _ = stop_http.send(());
     let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
     result
