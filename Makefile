@@ -49,6 +49,7 @@ build: deps ## build every binary (release)
 schema-check: ## prove every schema backward- and forward-compatible with its earlier versions
 	$(CARGO) build --workspace --bins --locked
 	$${CARGO_TARGET_DIR:-target}/debug/orderflow schemas check --dir schemas
+	$${CARGO_TARGET_DIR:-target}/debug/orderflow schemas check --dir examples/temperature-alerts/schemas
 
 helm-check: deps ## helm lint --strict, rendered-manifest tests, strict Kubernetes and CRD schemas
 	bash scripts/helm-check.sh

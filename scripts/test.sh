@@ -144,7 +144,9 @@ if [ -z "${TEST_FILTER:-}" ] && [ -z "$containers" ]; then
   log "schema evolution check"
   # The binary built above: `cargo run -p orderflow` alone would build the dependencies
   # again with the features of one package instead of the workspace's.
-  "${CARGO_TARGET_DIR:-target}/debug/orderflow" schemas check --dir schemas
+  for dir in schemas examples/temperature-alerts/schemas; do
+    "${CARGO_TARGET_DIR:-target}/debug/orderflow" schemas check --dir "$dir"
+  done
   log "Helm chart checks"
   bash scripts/helm-check.sh
 fi

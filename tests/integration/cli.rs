@@ -549,6 +549,118 @@ async fn tail_piped_into_produce_writes_the_same_records_byte_for_byte() {
     }
 }
 
+/// A worker of your own: the example worker on schemas of its own (not in the
+/// built-in catalogue), fed and read with the command-line tool given the same folder;
+/// without the folder, the worker stops at start saying what to give.
+#[orderflow_tests::test(timeout = 240)]
+async fn a_worker_of_your_own_runs_on_a_folder_of_its_own_schemas() {
+    let kafka = kafka().await;
+    let servers = kafka.bootstrap_servers();
+    let topics = topics(kafka, 2).await;
+    let schemas = orderflow_tests::cluster::repo_root().join("examples/temperature-alerts/schemas");
+    let schemas = schemas.to_str().expect("a UTF-8 path");
+    let readings = [
+        r#"{"reading_id": "r-1", "sensor_id": "s-1", "celsius": 21.5, "taken_at": 1700000000000}"#,
+        r#"{"reading_id": "r-2", "sensor_id": "s-2", "celsius": 35.25, "taken_at": 1700000001000}"#,
+        r#"{"reading_id": "r-3", "sensor_id": "s-1", "celsius": 30.5, "taken_at": 1700000002000}"#,
+    ]
+    .join("\n");
+    let produce = [
+        "produce",
+        topics.input.as_str(),
+        "--schema",
+        "Reading",
+        "--key-field",
+        "sensor_id",
+        "-b",
+        servers,
+    ];
+    let unknown = orderflow(&produce, Some(&readings)).await;
+    assert!(!unknown.status.success());
+    assert!(
+        unknown.stderr.contains("unknown schema 'Reading'"),
+        "{}",
+        unknown.stderr
+    );
+    let produced = orderflow(
+        &[&produce[..], &["--schemas-dir", schemas]].concat(),
+        Some(&readings),
+    )
+    .await;
+    assert!(produced.status.success(), "{}", produced.stderr);
+    kafka
+        .produce(&topics.input, &[("s-9".to_owned(), b"not avro".to_vec())])
+        .await;
+
+    let args = worker_args(kafka, &topics, "exactly-once", &["--schemas-dir", schemas]);
+    let mut worker = Process::start("temperature-alerts", &args, &[]);
+    let tailed = orderflow(
+        &[
+            "tail",
+            &topics.output,
+            "--count",
+            "2",
+            "--follow",
+            "--schemas-dir",
+            schemas,
+            "-b",
+            servers,
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        tailed.status.success(),
+        "{}\n{}",
+        tailed.stderr,
+        worker.log_tail(30)
+    );
+    let mut alerts: Vec<JsonRecord> = tailed.lines().iter().map(|l| l.parse().unwrap()).collect();
+    alerts.sort_by_key(|a| a.value.as_ref().unwrap()["reading_id"].to_string());
+    let seen: Vec<_> = alerts
+        .iter()
+        .map(|a| {
+            let value = a.value.as_ref().unwrap();
+            (
+                a.key.clone().flatten().unwrap(),
+                value["reading_id"].clone(),
+                value["celsius"].clone(),
+                value["limit_celsius"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("s-2".to_owned(), "r-2".into(), 35.25.into(), 30.0.into()),
+            ("s-1".to_owned(), "r-3".into(), 30.5.into(), 30.0.into()),
+        ]
+    );
+    let letters = kafka.consume(&topics.dlq, 1, Duration::from_secs(30)).await;
+    assert_eq!(
+        letters.len(),
+        1,
+        "the record that is not Avro is dead-lettered"
+    );
+    assert_eq!(
+        header_of(&letters[0], "orderflow.dlq.error-class").as_deref(),
+        Some("decode")
+    );
+    worker.terminate();
+    let status = worker.wait(Duration::from_secs(25)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{}",
+        worker.log_tail(30)
+    );
+
+    let without = worker_args(kafka, &topics, "exactly-once", &[]);
+    let mut bare = Process::start("temperature-alerts", &without, &[]);
+    let status = bare.wait(Duration::from_secs(20)).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(2), "{}", bare.log());
+    assert!(bare.log().contains("--schemas-dir"), "{}", bare.log());
+}
+
 async fn partitions_of(kafka: &Kafka, topic: &str) -> usize {
     let metadata = kafka
         .admin()

@@ -60,6 +60,7 @@ fn start(mock: &Mock, group: Option<&str>, extra: &[&str]) -> Run {
     let identity = WorkerIdentity {
         name,
         version: "test",
+        input_topic: "orders.lifecycle",
         output_topic: "orders.status",
     };
     let config = args.resolve(identity).expect("config");

@@ -205,8 +205,8 @@ fn is_scraped(name: &str, (series, histograms): &(BTreeSet<String>, BTreeSet<Str
     series.contains(name) || base.is_some()
 }
 
-#[test]
-fn promql_metric_names_skip_functions_labels_and_variables() {
+#[orderflow_tests::test(timeout = 10)]
+async fn promql_metric_names_skip_functions_labels_and_variables() {
     let query = r#"histogram_quantile(0.99, sum by (worker, le) (rate(orderflow_end_to_end_seconds_bucket{namespace="$namespace", worker=~"$worker"}[$__rate_interval])))
         / on (worker) group_left (version) orderflow_build_info and max_over_time(up_total[1e3s]) > 1e3"#;
     let names: Vec<_> = metric_names(query).into_iter().collect();

@@ -1,5 +1,6 @@
-//! The schema catalogue (`schemas/`, embedded at build time) and the binding of each
-//! Rust event type to its `.avsc` file.
+//! The schema catalogue (`schemas/`, embedded at build time, plus the folders a worker
+//! or command adds at start for schemas of its own) and the binding of each Rust event
+//! type to its `.avsc` file.
 //!
 //! The `.avsc` files are the contract. A Rust type is bound to the newest version of
 //! its schema by [`Record`]; binding checks that the Avro schema derived from the Rust
@@ -11,7 +12,8 @@
 //! and cached. Data of the type's own schema is read and written by [`crate::datum`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema_compatibility::SchemaCompatibility;
@@ -22,11 +24,12 @@ use serde::de::DeserializeOwned;
 
 use crate::datum;
 use crate::error::CodecError;
+use crate::evolution::SchemaFile;
 use crate::fingerprint;
 use crate::resolve::Resolver;
 
 /// One schema file: `schemas/<name>/v<version>.avsc`.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogueEntry {
     /// The folder name, which is the record's short name.
     pub name: &'static str,
@@ -36,12 +39,138 @@ pub struct CatalogueEntry {
     pub text: &'static str,
 }
 
-/// Every schema version in the repository, sorted by name then version.
+/// The schemas built in: every version in the repository's `schemas/`, sorted by name
+/// then version.
 pub static CATALOGUE: &[CatalogueEntry] = include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+
+/// Schemas of folders added with [`add_schemas_dir`], and those folders.
+static ADDED: Mutex<(Vec<CatalogueEntry>, Vec<PathBuf>)> = Mutex::new((Vec::new(), Vec::new()));
+
+/// The catalogue of this process, fixed on first use.
+static IN_USE: OnceLock<Vec<CatalogueEntry>> = OnceLock::new();
+
+/// The schema catalogue of this process: the built-in schemas and those of the folders
+/// added with [`add_schemas_dir`] before its first use, sorted by name then version.
+pub fn catalogue() -> &'static [CatalogueEntry] {
+    IN_USE.get_or_init(|| {
+        let mut all = CATALOGUE.to_vec();
+        all.extend(ADDED.lock().expect("catalogue").0.iter().copied());
+        all.sort_by_key(|entry| (entry.name, entry.version));
+        all
+    })
+}
+
+/// Every schema file of `dir`, laid out as the repository's `schemas/` is
+/// (`<Name>/v<N>.avsc`), sorted by name then version. Files and folders whose name
+/// starts with a dot are skipped; any other file is an error that names it.
+pub fn read_schemas_dir(dir: &Path) -> Result<Vec<SchemaFile>, String> {
+    let listed = |dir: &Path| -> Result<Vec<PathBuf>, String> {
+        let mut paths = std::fs::read_dir(dir)
+            .map_err(|e| format!("reading {}: {e}", dir.display()))?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("reading {}: {e}", dir.display()))?;
+        paths.retain(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        });
+        paths.sort();
+        Ok(paths)
+    };
+    let mut files = Vec::new();
+    for folder in listed(dir)? {
+        if !folder.is_dir() {
+            return Err(format!(
+                "{}: a schema folder holds one folder per record (<Name>/v<N>.avsc)",
+                folder.display()
+            ));
+        }
+        let name = folder
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        for path in listed(&folder)? {
+            let version = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .as_deref()
+                .and_then(|n| n.strip_prefix('v'))
+                .and_then(|n| n.strip_suffix(".avsc"))
+                .and_then(|n| n.parse::<u32>().ok())
+                .ok_or_else(|| {
+                    format!("{}: schema files must be named v<N>.avsc", path.display())
+                })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            files.push(SchemaFile {
+                name: name.clone(),
+                version,
+                text,
+            });
+        }
+    }
+    files.sort_by(|a, b| (&a.name, a.version).cmp(&(&b.name, b.version)));
+    Ok(files)
+}
+
+/// Adds every schema of `dir` (see [`read_schemas_dir`]) to the catalogue, for workers
+/// and commands on schemas of their own: their Rust types bind to them as the built-in
+/// ones do. Must run before the catalogue is first used (at start). Each file must parse,
+/// its folder must be its record's short name, and a name and version the catalogue
+/// already has must have the same text. Adding the same folder again changes nothing.
+/// Returns how many schema files the folder holds.
+pub fn add_schemas_dir(dir: &Path) -> Result<usize, String> {
+    let files = read_schemas_dir(dir)?;
+    let mut added = ADDED.lock().expect("catalogue");
+    if added.1.iter().any(|known| known == dir) {
+        return Ok(files.len());
+    }
+    let mut entries = Vec::new();
+    for file in &files {
+        let label = format!("{}/{}/v{}.avsc", dir.display(), file.name, file.version);
+        let schema = Schema::parse_str(&file.text)
+            .map_err(|e| format!("{label}: not a valid Avro schema: {e}"))?;
+        let short_name = schema.name().map(|n| n.name().to_owned());
+        if short_name.as_deref() != Some(file.name.as_str()) {
+            return Err(format!(
+                "{label}: the folder must be named after the record it holds ({})",
+                short_name.as_deref().unwrap_or("an unnamed type")
+            ));
+        }
+        let known = CATALOGUE
+            .iter()
+            .chain(&added.0)
+            .find(|entry| entry.name == file.name && entry.version == file.version);
+        match known {
+            Some(entry) if entry.text == file.text => {}
+            Some(_) => {
+                return Err(format!(
+                    "{label}: {} version {} is already in the catalogue with another text",
+                    file.name, file.version
+                ));
+            }
+            None => entries.push(CatalogueEntry {
+                name: Box::leak(file.name.clone().into_boxed_str()),
+                version: file.version,
+                text: Box::leak(file.text.clone().into_boxed_str()),
+            }),
+        }
+    }
+    if IN_USE.get().is_some() {
+        return Err(format!(
+            "{}: the schema catalogue is already in use; schema folders are added at start",
+            dir.display()
+        ));
+    }
+    added.0.extend(entries);
+    added.1.push(dir.to_owned());
+    Ok(files.len())
+}
 
 /// The newest version of the schema called `name`.
 pub fn newest(name: &str) -> Option<&'static CatalogueEntry> {
-    CATALOGUE
+    catalogue()
         .iter()
         .filter(|e| e.name == name)
         .max_by_key(|e| e.version)
@@ -137,8 +266,13 @@ impl Contract {
     /// Binds `T` to the newest version of `schemas/<T::SCHEMA>/`, proving that the
     /// schema derived from `T` and the file agree on the wire format.
     pub fn bind<T: Record>() -> Result<Contract, String> {
-        let entry = newest(T::SCHEMA)
-            .ok_or_else(|| format!("no schema folder schemas/{} in the catalogue", T::SCHEMA))?;
+        let entry = newest(T::SCHEMA).ok_or_else(|| {
+            format!(
+                "no schema folder {} in the catalogue: add its folder with --schemas-dir \
+                     (<Name>/v<N>.avsc files)",
+                T::SCHEMA
+            )
+        })?;
         let context = format!("schemas/{}/v{}.avsc", entry.name, entry.version);
         let file_form =
             fingerprint::canonical_form(entry.text).map_err(|e| format!("{context}: {e}"))?;
@@ -346,4 +480,83 @@ fn bounded(mut text: String) -> String {
         text.push('…');
     }
     text
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+
+    /// A fresh folder under the system's temporary directory, removed when dropped.
+    struct Folder(PathBuf);
+
+    impl Folder {
+        fn new(files: &[(&str, &str)]) -> Folder {
+            let root = std::env::temp_dir().join(format!(
+                "orderflow-schemas-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&root);
+            for (path, text) in files {
+                let path = root.join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+            Folder(root)
+        }
+    }
+
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const READING: &str = r#"{"type": "record", "name": "Reading", "namespace": "test",
+        "fields": [{"name": "celsius", "type": "double"}]}"#;
+
+    #[test]
+    fn a_folder_is_read_in_the_layout_of_schemas() {
+        let folder = Folder::new(&[
+            ("Reading/v2.avsc", READING),
+            ("Reading/v1.avsc", READING),
+            (".hidden/v1.avsc", "not read"),
+        ]);
+        let files = read_schemas_dir(&folder.0).unwrap();
+        let listed: Vec<_> = files.iter().map(|f| (f.name.as_str(), f.version)).collect();
+        assert_eq!(listed, [("Reading", 1), ("Reading", 2)]);
+        let missing = read_schemas_dir(&folder.0.join("nowhere")).unwrap_err();
+        assert!(missing.starts_with("reading "), "{missing}");
+    }
+
+    #[test]
+    fn a_folder_that_breaks_the_layout_or_the_catalogue_is_refused_naming_the_file() {
+        let cases = [
+            (
+                "Reading/reading.avsc",
+                READING,
+                "schema files must be named v<N>.avsc",
+            ),
+            ("Reading/v1.avsc", "{", "not a valid Avro schema"),
+            (
+                "Sensor/v1.avsc",
+                READING,
+                "the folder must be named after the record it holds (Reading)",
+            ),
+            (
+                "OrderEvent/v1.avsc",
+                r#"{"type": "record", "name": "OrderEvent", "fields": []}"#,
+                "OrderEvent version 1 is already in the catalogue with another text",
+            ),
+        ];
+        for (path, text, expected) in cases {
+            let folder = Folder::new(&[(path, text)]);
+            let error = add_schemas_dir(&folder.0).unwrap_err();
+            assert!(error.contains(expected), "{path}: {error}");
+            assert!(error.contains(&folder.0.display().to_string()), "{error}");
+        }
+        let folder = Folder::new(&[("stray.avsc", READING)]);
+        let error = add_schemas_dir(&folder.0).unwrap_err();
+        assert!(error.contains("one folder per record"), "{error}");
+    }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use tokio::sync::OnceCell;
 
-use crate::contract::{CATALOGUE, WriterSchema};
+use crate::contract::{WriterSchema, catalogue};
 use crate::error::CodecError;
 use crate::references::{self, MAX_DEPTH};
 use crate::registry::{Refusal, RegistryClient, SchemaReference};
@@ -60,9 +60,9 @@ impl SchemaStore {
         registration: SchemaRegistration,
     ) -> Result<SchemaStore, String> {
         let mut by_fingerprint = HashMap::new();
-        for entry in CATALOGUE {
+        for entry in catalogue() {
             let schema = WriterSchema::parse(entry.text)
-                .map_err(|e| format!("schemas/{}/v{}.avsc: {e}", entry.name, entry.version))?;
+                .map_err(|e| format!("schema {} v{}: {e}", entry.name, entry.version))?;
             by_fingerprint.insert(schema.fingerprint, Arc::new(schema));
         }
         Ok(SchemaStore {
@@ -173,7 +173,7 @@ impl SchemaStore {
         if let Some(existing) = known.get(&schema.fingerprint) {
             return Ok(existing.clone());
         }
-        if known.len() >= CATALOGUE.len() + MAX_FETCHED_SCHEMAS {
+        if known.len() >= catalogue().len() + MAX_FETCHED_SCHEMAS {
             return Err(CodecError::RegistryRefused(format!(
                 "more than {MAX_FETCHED_SCHEMAS} distinct writer schemas fetched; refusing more"
             )));

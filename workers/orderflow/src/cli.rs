@@ -84,6 +84,7 @@ impl ConnectionArgs {
     /// Codec settings writing `format` (single-object unless a registry is set and
     /// `format` says otherwise).
     pub fn codec(&self, format: Option<FormatArg>) -> anyhow::Result<CodecSettings> {
+        self.registry.load_schemas()?;
         let registry = self.registry.settings()?;
         let output_format = match format {
             Some(FormatArg::Confluent) => WireFormat::Confluent,

@@ -108,6 +108,7 @@ async fn passthrough(
     let identity = WorkerIdentity {
         name: "passthrough",
         version: env!("CARGO_PKG_VERSION"),
+        input_topic: "orders.lifecycle",
         output_topic: "orders.passthrough",
     };
     let config = args.resolve(identity)?;

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use orderflow_events::contract::{CATALOGUE, WriterSchema, newest};
+use orderflow_events::contract::{WriterSchema, catalogue, newest};
 use orderflow_events::{Codec, SchemaRef};
 use orderflow_kafka_bytes::headers::{RecordHeader, to_kafka};
 use orderflow_runtime::send;
@@ -104,7 +104,7 @@ pub fn key_of(number: usize, event: &Json, field: &str) -> Result<String, String
 
 /// The names `--schema` accepts: every schema of the catalogue.
 pub fn schema_names() -> Vec<&'static str> {
-    let mut names: Vec<&str> = CATALOGUE.iter().map(|entry| entry.name).collect();
+    let mut names: Vec<&str> = catalogue().iter().map(|entry| entry.name).collect();
     names.dedup();
     names
 }
@@ -351,8 +351,9 @@ fn read_input(file: Option<&Path>) -> anyhow::Result<(String, String)> {
 /// Runs `orderflow produce`.
 pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     let settings = args.connection.kafka()?;
-    let mut default = DefaultSchema::new(schema_for(args.schema.as_deref(), &args.topic)?);
+    // First: it adds the schemas of --schemas-dir, which --schema may name.
     let codec = Codec::new(args.connection.codec(args.format)?).map_err(anyhow::Error::msg)?;
+    let mut default = DefaultSchema::new(schema_for(args.schema.as_deref(), &args.topic)?);
     let (text, source) = read_input(args.file.as_deref())?;
     let events =
         parse_events(&text).map_err(|e| anyhow::anyhow!("{source}: {e}; nothing was produced"))?;
@@ -485,7 +486,7 @@ mod tests {
         let codec = Codec::new(CodecSettings::default()).unwrap();
         // Written with the first version of the schema: kept, not upgraded.
         let v1 = newest("OrderEvent").unwrap().version - 1;
-        let old = CATALOGUE
+        let old = catalogue()
             .iter()
             .find(|e| e.name == "OrderEvent" && e.version == v1)
             .unwrap();

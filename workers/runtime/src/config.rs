@@ -54,6 +54,8 @@ pub struct WorkerIdentity {
     pub name: &'static str,
     /// The worker's version.
     pub version: &'static str,
+    /// The worker's default input topic.
+    pub input_topic: &'static str,
     /// The worker's default output topic.
     pub output_topic: &'static str,
 }
@@ -138,6 +140,10 @@ impl WorkerArgs {
             .group_id
             .clone()
             .unwrap_or_else(|| identity.name.to_owned());
+        let input_topic = self
+            .input_topic
+            .clone()
+            .unwrap_or_else(|| identity.input_topic.to_owned());
         let output_topic = self
             .output_topic
             .clone()
@@ -147,7 +153,7 @@ impl WorkerArgs {
             .clone()
             .unwrap_or_else(|| format!("{}.dlq", identity.name));
         for (flag, topic) in [
-            ("--input-topic", &self.input_topic),
+            ("--input-topic", &input_topic),
             ("--output-topic", &output_topic),
             ("--dlq-topic", &dlq_topic),
         ] {
@@ -156,11 +162,11 @@ impl WorkerArgs {
         if group_id.trim().is_empty() {
             return Err(config_error("--group-id is empty".into()));
         }
-        if self.input_topic == output_topic || self.input_topic == dlq_topic {
+        if input_topic == output_topic || input_topic == dlq_topic {
             return Err(config_error(format!(
                 "the input topic {} is also an output or dead-letter topic: a worker would \
                  consume its own output",
-                self.input_topic
+                input_topic
             )));
         }
         if output_topic == dlq_topic {
@@ -242,7 +248,7 @@ impl WorkerArgs {
             identity,
             kafka,
             group_id,
-            input_topic: self.input_topic.clone(),
+            input_topic,
             output_topic,
             dlq_topic,
             guarantee: self.guarantee,

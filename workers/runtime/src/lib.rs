@@ -1,7 +1,81 @@
 //! The orderflow worker runtime.
 //!
-//! A worker is a pure function ([`Processor`]) from one decoded input event to zero or
-//! more derived events; this crate owns every Kafka rule around it. Where to find what:
+//! # Write a worker in 30 lines
+//!
+//! A worker is a [`Processor`]: a pure function from one decoded input event to zero or
+//! more derived events. Give it the Rust types of its input and output, each bound to
+//! the `.avsc` file of its schema with [`orderflow_events::record!`], and call
+//! [`worker_main`]. The runtime owns everything Kafka-shaped around it: the consumer
+//! group, exactly-once transactions, dead letters, retries, metrics, health, shutdown.
+//!
+//! ```no_run
+//! use apache_avro::AvroSchema;
+//! use orderflow_events::{derived_event_id, event_id_text, record};
+//! use orderflow_runtime::{Input, Outcome, Output, ProcessError, Processor};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize, AvroSchema)]
+//! #[avro(namespace = "io.example.sensors")]
+//! struct Reading { reading_id: String, sensor_id: String, celsius: f64, taken_at: i64 }
+//!
+//! #[derive(Debug, Serialize, Deserialize, AvroSchema)]
+//! #[avro(namespace = "io.example.sensors")]
+//! struct TemperatureAlert {
+//!     alert_id: String, reading_id: String, sensor_id: String,
+//!     celsius: f64, limit_celsius: f64, taken_at: i64,
+//! }
+//!
+//! // Each bound to the newest <Name>/v<N>.avsc of the folder given with --schemas-dir.
+//! record!(Reading, "Reading");
+//! record!(TemperatureAlert, "TemperatureAlert");
+//!
+//! struct TemperatureAlerts;
+//!
+//! impl Processor for TemperatureAlerts {
+//!     type Input = Reading;
+//!     type Output = TemperatureAlert;
+//!     type Rules = ();
+//!     const NAME: &'static str = "temperature-alerts";
+//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+//!     const INPUT_TOPIC: &'static str = "sensors.readings";
+//!     const OUTPUT_TOPIC: &'static str = "sensors.alerts";
+//!
+//!     fn new(_rules: ()) -> Result<Self, String> { Ok(TemperatureAlerts) }
+//!
+//!     fn process(&self, input: &Input<'_, Reading>) -> Result<Outcome<TemperatureAlert>, ProcessError> {
+//!         let r = input.event;
+//!         let alert_id = event_id_text(derived_event_id(Self::NAME, &r.reading_id, 0));
+//!         let (reading_id, sensor_id) = (r.reading_id.clone(), r.sensor_id.clone());
+//!         let alert = TemperatureAlert { alert_id, reading_id, sensor_id: sensor_id.clone(),
+//!             celsius: r.celsius, limit_celsius: 30.0, taken_at: r.taken_at };
+//!         let hot = r.celsius > 30.0;
+//!         Ok(Outcome::Emit(hot.then(|| Output { key: sensor_id, value: alert }).into_iter().collect()))
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     orderflow_runtime::worker_main::<TemperatureAlerts>("Alerts on hot readings.")
+//! }
+//! ```
+//!
+//! The schemas are data: a folder laid out as the repository's `schemas/` is
+//! (`Reading/v1.avsc`, `TemperatureAlert/v1.avsc`: those of
+//! `examples/temperature-alerts/schemas`), given at start with
+//! `--schemas-dir` (`ORDERFLOW_SCHEMAS_DIR`), and read beside the built-in order
+//! schemas. At start each type is checked against its newest file: a type and a file
+//! that disagree on the wire format, or a missing file, stop the worker with a message
+//! that says which. Older versions in the folder are the writer schemas the worker can
+//! still read, resolved to the newest as Avro's rules say. `orderflow tail`, `produce`
+//! and `dlq` take the same flag. The dependencies are those of the example
+//! (`apache-avro` with `derive`, `serde`, `serde_json` for the derive,
+//! `orderflow-events`, `orderflow-runtime`). [`processor`] documents the contract: what a
+//! process call may do, and what the runtime guarantees around it.
+//! `examples/temperature-alerts` is this worker with rules and tests, run against a real
+//! broker by `make test`.
+//!
+//! # Where to find what
+//!
+//! This crate owns every Kafka rule around the processor:
 //!
 //! - [`processor`]: the contract a worker implements and what the runtime guarantees.
 //! - [`handler`]: decode, process, encode one message (and the passthrough ceiling).

@@ -95,6 +95,8 @@ pub trait Processor: Send + Sync + 'static {
     const NAME: &'static str;
     /// The worker's version, carried by every derived event.
     const VERSION: &'static str;
+    /// The default input topic.
+    const INPUT_TOPIC: &'static str = "orders.lifecycle";
     /// The default output topic.
     const OUTPUT_TOPIC: &'static str;
 

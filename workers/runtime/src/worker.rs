@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use orderflow_events::{Codec, CodecError};
+use orderflow_events::{Codec, CodecError, Contract};
 
 use crate::clock::SystemClock;
 use crate::config::{WorkerArgs, WorkerIdentity};
@@ -86,6 +86,7 @@ pub fn identity<P: Processor>() -> WorkerIdentity {
     WorkerIdentity {
         name: P::NAME,
         version: P::VERSION,
+        input_topic: P::INPUT_TOPIC,
         output_topic: P::OUTPUT_TOPIC,
     }
 }
@@ -112,6 +113,15 @@ pub async fn run<P: Processor>(
     args: WorkerArgs,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RuntimeError> {
+    args.registry.load_schemas()?;
+    // A type whose schema is missing or differs is a configuration error at start, not
+    // a panic at the first message.
+    for bound in [
+        Contract::bind::<P::Input>().map(drop),
+        Contract::bind::<P::Output>().map(drop),
+    ] {
+        bound.map_err(RuntimeError::Config)?;
+    }
     let config = args.resolve(identity::<P>())?;
     let processor = load_processor::<P>(&args)?;
     let codec = Arc::new(Codec::new(config.codec.clone()).map_err(RuntimeError::Config)?);

@@ -37,6 +37,7 @@ fn replay_args(all: bool) -> ReplayArgs {
                 schema_registry_url: None,
                 schema_registry_username: None,
                 schema_registry_password: None,
+                schemas_dir: None,
             },
         },
         topic: "order-status.dlq".into(),

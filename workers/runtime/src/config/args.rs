@@ -46,13 +46,10 @@ pub struct WorkerArgs {
     #[arg(long, env = "ORDERFLOW_GROUP_ID")]
     pub group_id: Option<String>,
 
-    /// Topic of the order-lifecycle events.
-    #[arg(
-        long,
-        env = "ORDERFLOW_INPUT_TOPIC",
-        default_value = "orders.lifecycle"
-    )]
-    pub input_topic: String,
+    /// Topic of the input events [default: the worker's input topic, orders.lifecycle
+    /// for the order workers].
+    #[arg(long, env = "ORDERFLOW_INPUT_TOPIC")]
+    pub input_topic: Option<String>,
 
     /// Topic of the derived events [default: the worker's topic].
     #[arg(long, env = "ORDERFLOW_OUTPUT_TOPIC")]

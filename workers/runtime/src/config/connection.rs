@@ -103,9 +103,29 @@ pub struct RegistryArgs {
         hide_env_values = true
     )]
     pub schema_registry_password: Option<String>,
+
+    /// Folder of Avro schemas of your own, laid out as the repository's schemas/ is
+    /// (<Name>/v<N>.avsc), read at start beside the built-in ones.
+    #[arg(
+        long,
+        help_heading = REGISTRY,
+        env = "ORDERFLOW_SCHEMAS_DIR",
+        value_name = "DIR"
+    )]
+    pub schemas_dir: Option<PathBuf>,
 }
 
 impl RegistryArgs {
+    /// Adds the schemas of `--schemas-dir` to the catalogue; before anything decodes or
+    /// encodes.
+    pub fn load_schemas(&self) -> Result<(), RuntimeError> {
+        if let Some(dir) = &self.schemas_dir {
+            orderflow_events::contract::add_schemas_dir(dir)
+                .map_err(|e| RuntimeError::Config(format!("--schemas-dir: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// The registry's settings; `None` without a URL. A user without a password (or
     /// the other way round) is an error.
     pub fn settings(&self) -> Result<Option<RegistrySettings>, RuntimeError> {
@@ -147,6 +167,7 @@ mod tests {
             schema_registry_url: url.map(str::to_owned),
             schema_registry_username: user.map(str::to_owned),
             schema_registry_password: password.map(str::to_owned),
+            schemas_dir: None,
         }
     }
 

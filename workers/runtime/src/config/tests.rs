@@ -14,6 +14,7 @@ struct Cli {
 const IDENTITY: WorkerIdentity = WorkerIdentity {
     name: "order-validator",
     version: "0.1.0",
+    input_topic: "orders.lifecycle",
     output_topic: "orders.validation",
 };
 
