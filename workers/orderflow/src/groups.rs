@@ -415,8 +415,13 @@ fn run_reset(args: &GroupsResetArgs) -> anyhow::Result<()> {
         }
         named
     } else {
-        let mut named = args.topics.clone();
-        named.dedup();
+        let mut seen = std::collections::HashSet::new();
+        let named: Vec<String> = args
+            .topics
+            .iter()
+            .filter(|t| seen.insert(t.as_str()))
+            .cloned()
+            .collect();
         if let Some(missing) = named.iter().find(|t| !all.contains_key(*t)) {
             anyhow::bail!("topic {missing} does not exist");
         }

@@ -260,6 +260,36 @@ mod tests {
         assert!(decoded.topics[0].0.contains('\u{fffd}'));
     }
 
+    proptest::proptest! {
+        /// Whatever the topics and partitions, decoding gives back what was encoded.
+        #[test]
+        fn any_assignment_reads_back(
+            version in 0i16..4,
+            topics in proptest::collection::vec(
+                ("[a-z._-]{1,40}", proptest::collection::vec(proptest::num::i32::ANY, 0..20)),
+                0..8,
+            ),
+        ) {
+            let assignment = Assignment { version, topics };
+            proptest::prop_assert_eq!(decode(&encode(&assignment)), Ok(assignment));
+        }
+
+        /// Arbitrary bytes, and a real assignment with bytes changed, decode or fail:
+        /// they never panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+            at in proptest::num::usize::ANY,
+            value in proptest::num::u8::ANY,
+        ) {
+            let _ = decode(&noise);
+            let mut changed = encode(&sample());
+            let index = at % changed.len();
+            changed[index] = value;
+            let _ = decode(&changed);
+        }
+    }
+
     #[test]
     fn any_bytes_decode_or_fail_without_panicking() {
         // Every prefix and every single-byte change of a real assignment, and some

@@ -146,6 +146,45 @@ mod tests {
         assert_eq!(new_offset(Target::Datetime(0), &state), Some(100));
     }
 
+    proptest::proptest! {
+        /// Every target lands within the watermarks, or leaves a partition without a
+        /// committed offset alone under a shift.
+        #[test]
+        fn every_new_offset_is_within_the_watermarks(
+            low in 0i64..1_000,
+            length in 0i64..1_000,
+            committed in proptest::option::of(proptest::num::i64::ANY),
+            at_time in proptest::option::of(proptest::num::i64::ANY),
+            n in proptest::num::i64::ANY,
+        ) {
+            let state = PartitionState {
+                topic: "t".into(),
+                partition: 0,
+                committed,
+                low,
+                high: low + length,
+                at_time,
+            };
+            for target in [
+                Target::Earliest,
+                Target::Latest,
+                Target::Offset(n),
+                Target::ShiftBy(n),
+                Target::Datetime(n),
+            ] {
+                match new_offset(target, &state) {
+                    Some(offset) => proptest::prop_assert!(
+                        (state.low..=state.high).contains(&offset),
+                        "{target:?} gave {offset} outside {low}..={}", state.high
+                    ),
+                    None => proptest::prop_assert!(
+                        matches!(target, Target::ShiftBy(_)) && committed.is_none()
+                    ),
+                }
+            }
+        }
+    }
+
     #[test]
     fn watermarks_in_the_wrong_order_do_not_panic() {
         let mut state = partition(Some(150));
