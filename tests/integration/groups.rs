@@ -127,6 +127,12 @@ fn commit(kafka: &Kafka, group: &str, topic: &str, offsets: &[(i32, i64)]) {
     client.commit(&list, CommitMode::Sync).expect("commit");
 }
 
+/// A time a minute ago, in milliseconds: record timestamps from there on stay within
+/// any retention (records years old would be deleted by time retention mid-test).
+fn a_minute_ago() -> i64 {
+    jiff::Timestamp::now().as_millisecond() - 60_000
+}
+
 /// A topic with 2 partitions: 10 records in 0 and 4 in 1, one second apart from
 /// `first_ms` in each.
 async fn topic_with_records(kafka: &Kafka, first_ms: i64) -> String {
@@ -163,7 +169,7 @@ fn partitions(description: &Value) -> Vec<(i64, Value, Value, Value, Value)> {
 #[orderflow_tests::test(timeout = 120)]
 async fn describe_shows_offsets_lag_and_owner_and_reset_is_refused_while_a_member_is_in() {
     let kafka = kafka().await;
-    let topic = topic_with_records(kafka, 1_700_000_000_000).await;
+    let topic = topic_with_records(kafka, a_minute_ago()).await;
     let group = unique("groups-describe");
     let b = kafka.bootstrap_servers();
     let member = LiveMember::join(
@@ -277,7 +283,7 @@ async fn reset_json(b: &str, group: &str, topic: &str, mode: &[&str], dry_run: b
 #[orderflow_tests::test(timeout = 180)]
 async fn every_reset_mode_moves_the_offsets_and_a_dry_run_moves_none() {
     let kafka = kafka().await;
-    let first_ms = 1_700_000_000_000;
+    let first_ms = a_minute_ago();
     let topic = topic_with_records(kafka, first_ms).await;
     let group = unique("groups-reset");
     let b = kafka.bootstrap_servers();
@@ -365,8 +371,8 @@ async fn unknown_groups_deleted_topics_and_an_unreachable_broker_give_clear_erro
     );
 
     // A group with offsets in a topic that is then deleted.
-    let kept = topic_with_records(kafka, 1_700_000_000_000).await;
-    let deleted = topic_with_records(kafka, 1_700_000_000_000).await;
+    let kept = topic_with_records(kafka, a_minute_ago()).await;
+    let deleted = topic_with_records(kafka, a_minute_ago()).await;
     let group = unique("groups-deleted");
     commit(kafka, &group, &kept, &[(0, 3)]);
     commit(kafka, &group, &deleted, &[(0, 3)]);

@@ -460,7 +460,7 @@ fn run_reset(args: &GroupsResetArgs) -> anyhow::Result<()> {
                 list.add_partition_offset(&m.topic, m.partition, Offset::Offset(offset))?;
             }
         }
-        if described.is_dead() && !args.json {
+        if described.is_dead() {
             eprintln!("consumer group {group} did not exist: committing creates it");
         }
         if list.count() > 0 {
