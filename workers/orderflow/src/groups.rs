@@ -10,10 +10,11 @@
 //! members; `reset` checks that first, and the broker refuses the commit if a member
 //! joined in between.
 //!
-//! rust-rdkafka has no call that lists a group's committed topics (ListConsumerGroup
-//! Offsets), so the topics of a group are those of the cluster's metadata in which it
-//! has a committed offset, plus those its members are assigned. Kafka deletes a
-//! group's offsets of a topic when the topic is deleted.
+//! rust-rdkafka has no call that lists a group's committed topics
+//! (ListConsumerGroupOffsets), so the topics of a group are those of the cluster's
+//! metadata in which it has a committed offset, plus those its members are assigned.
+//! Kafka deletes a group's offsets of a topic when the topic is deleted; a member still
+//! assigned a deleted topic shows its partitions with an unknown end.
 
 pub mod assignment;
 pub mod plan;
