@@ -21,20 +21,20 @@ use tokio::io::AsyncWriteExt;
 use crate::runtime::{topics, worker_args};
 
 /// What one run of the `orderflow` binary did.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn lines(&self) -> Vec<&str> {
+    pub(crate) fn lines(&self) -> Vec<&str> {
         self.stdout.lines().collect()
     }
 }
 
 /// Runs `orderflow args...` to completion (60 s at most), feeding `stdin` when given.
-async fn orderflow(args: &[&str], stdin: Option<&str>) -> Run {
+pub(crate) async fn orderflow(args: &[&str], stdin: Option<&str>) -> Run {
     let mut child = tokio::process::Command::new(binary("orderflow"))
         .args(args)
         .stdin(if stdin.is_some() {

@@ -10,6 +10,7 @@ use orderflow_runtime::WorkerArgs;
 use orderflow_runtime::config::{KafkaArgs, RegistryArgs};
 use orderflow_runtime::kafka::{KafkaSettings, parse_property};
 
+use crate::groups::plan::Target;
 use crate::tail::{Start, parse_datetime};
 
 /// orderflow: the operator's and developer's tool for the order pipeline.
@@ -51,6 +52,9 @@ pub enum Command {
     /// Inspect and replay dead letters.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// List and describe consumer groups; move a stopped group's committed offsets.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
     /// Check that every schema in schemas/ is backward and forward compatible with its
     /// earlier versions.
     #[command(after_help = "Example:\n  orderflow schemas check --dir schemas")]
@@ -353,6 +357,136 @@ pub struct ReplayArgs {
     pub dry_run: bool,
 }
 
+/// `orderflow groups`.
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// List the consumer groups with their state and number of members.
+    #[command(after_help = "Examples:\n  orderflow groups list\n  orderflow groups list --json")]
+    List(GroupsListArgs),
+    /// Per partition: committed offset, end offset, lag and the member that owns it;
+    /// the group's state and protocol.
+    #[command(
+        after_help = "Examples:\n  orderflow groups describe order-status\n  orderflow groups describe order-validator --json"
+    )]
+    Describe(GroupsDescribeArgs),
+    /// Move the committed offsets of a group without members (stop its workers first).
+    #[command(
+        after_help = "Examples:\n  orderflow groups reset order-status --all-topics --to-datetime 2026-12-03T05:00:00Z --dry-run\n  orderflow groups reset order-status --topic orders.lifecycle --shift-by -100\n  orderflow groups reset notifier --topic orders.status --to-latest"
+    )]
+    Reset(GroupsResetArgs),
+}
+
+/// `orderflow groups list`.
+#[derive(Debug, Clone, Args)]
+pub struct GroupsListArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// How long to wait for the cluster's answers.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the groups as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `orderflow groups describe`.
+#[derive(Debug, Clone, Args)]
+pub struct GroupsDescribeArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The consumer group (a worker's is its name unless its groupId says otherwise).
+    pub group: String,
+    /// How long to wait for the cluster's answers.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the description as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `orderflow groups reset`.
+#[derive(Debug, Clone, Args)]
+pub struct GroupsResetArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The consumer group.
+    pub group: String,
+    /// Reset every partition of this topic (repeatable).
+    #[arg(
+        long = "topic",
+        value_name = "TOPIC",
+        required_unless_present = "all_topics"
+    )]
+    pub topics: Vec<String>,
+    /// Reset every topic the group has committed offsets for.
+    #[arg(long, conflicts_with = "topics")]
+    pub all_topics: bool,
+    /// Where to move the offsets.
+    #[command(flatten)]
+    pub target: ResetTargetArgs,
+    /// Show every move, commit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for the cluster's answers.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the moves as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where `groups reset` moves the offsets: exactly one of these. Every new offset is
+/// clamped to the partition's [oldest kept, end].
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct ResetTargetArgs {
+    /// The first record at or after this time in each partition (the end when there is
+    /// none): RFC 3339 (2026-12-03T05:00:00Z) or YYYY-MM-DDTHH:mm:SS.sss in the local
+    /// time zone.
+    #[arg(long, value_name = "DATETIME", value_parser = parse_datetime)]
+    pub to_datetime: Option<i64>,
+    /// The oldest record kept.
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// The end: skip everything not yet read.
+    #[arg(long)]
+    pub to_latest: bool,
+    /// The committed offset plus N (negative: back); partitions with no committed
+    /// offset are left alone.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub shift_by: Option<i64>,
+    /// This offset in every partition.
+    #[arg(long, value_name = "N")]
+    pub to_offset: Option<i64>,
+}
+
+impl ResetTargetArgs {
+    /// The target the flags name.
+    pub fn target(&self) -> Target {
+        match self {
+            ResetTargetArgs {
+                to_datetime: Some(ms),
+                ..
+            } => Target::Datetime(*ms),
+            ResetTargetArgs {
+                shift_by: Some(by), ..
+            } => Target::ShiftBy(*by),
+            ResetTargetArgs {
+                to_offset: Some(offset),
+                ..
+            } => Target::Offset(*offset),
+            ResetTargetArgs {
+                to_latest: true, ..
+            } => Target::Latest,
+            // clap requires one of the flags; --to-earliest is the one left.
+            _ => Target::Earliest,
+        }
+    }
+}
+
 /// `orderflow schemas`.
 #[derive(Debug, Clone, Args)]
 pub struct SchemasArgs {
@@ -433,6 +567,64 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("12").unwrap(), Duration::from_secs(12));
         assert!(parse_duration("5 weeks").is_err());
+    }
+
+    #[test]
+    fn groups_reset_takes_exactly_one_target_and_topics_or_all_topics() {
+        let parse = |args: &[&str]| {
+            let mut full = vec!["orderflow", "groups", "reset", "g"];
+            full.extend_from_slice(args);
+            match Cli::try_parse_from(full) {
+                Ok(Cli {
+                    command: Command::Groups(GroupsCommand::Reset(args)),
+                }) => Ok(args),
+                Ok(other) => panic!("parsed as {other:?}"),
+                Err(error) => Err(error.kind()),
+            }
+        };
+        let shift = parse(&["--topic", "a", "--topic", "b", "--shift-by", "-5"]).unwrap();
+        assert_eq!(shift.topics, vec!["a", "b"]);
+        assert_eq!(shift.target.target(), Target::ShiftBy(-5));
+        let all = parse(&["--all-topics", "--to-earliest", "--dry-run"]).unwrap();
+        assert!(all.all_topics && all.dry_run);
+        assert_eq!(all.target.target(), Target::Earliest);
+        let at = parse(&["--all-topics", "--to-datetime", "2023-11-14T22:13:20Z"]).unwrap();
+        assert_eq!(at.target.target(), Target::Datetime(1_700_000_000_000));
+        assert_eq!(
+            parse(&["--all-topics", "--to-offset", "7"])
+                .unwrap()
+                .target
+                .target(),
+            Target::Offset(7)
+        );
+        assert_eq!(
+            parse(&["--all-topics", "--to-latest"])
+                .unwrap()
+                .target
+                .target(),
+            Target::Latest
+        );
+        use clap::error::ErrorKind;
+        assert_eq!(
+            parse(&["--all-topics"]).unwrap_err(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            parse(&["--all-topics", "--to-earliest", "--to-latest"]).unwrap_err(),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            parse(&["--to-earliest"]).unwrap_err(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            parse(&["--topic", "a", "--all-topics", "--to-earliest"]).unwrap_err(),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            parse(&["--all-topics", "--to-datetime", "yesterday"]).unwrap_err(),
+            ErrorKind::ValueValidation
+        );
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! - [`tail`], [`produce`]: read any topic as JSON, write events from JSON;
 //! - [`topics`]: create and describe the pipeline's topics;
 //! - [`dlq`]: inspect and replay dead letters;
+//! - [`groups`]: list and describe consumer groups, reset their offsets;
 //! - [`verify`]: compare a worker's outputs with its inputs;
 //! - [`schemas`]: the schema-evolution check.
 
 pub mod cli;
 pub mod dev;
 pub mod dlq;
+pub mod groups;
 pub mod lifecycle;
 pub mod loadgen;
 pub mod produce;
@@ -93,6 +95,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(args).await,
         Command::Topics(command) => topics::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
+        Command::Groups(command) => groups::run(command).await,
         Command::Schemas(args) => schemas::run(args),
         Command::Verify(args) => verify::run(args).await,
         Command::Passthrough(_) => unreachable!("handled in main"),
