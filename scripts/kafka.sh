@@ -62,16 +62,23 @@ fetch() {
   </dependencies>
 </project>
 EOF
-  rm -rf "$dist.tmp"
-  mkdir -p "$dist.tmp"
+  # A folder of this run's own: two runs fetching at once (two test suites starting
+  # together) must not write into each other's. The first to finish renames its folder
+  # into place; the other finds it there and drops its own.
+  mkdir -p "$(dirname "$dist")"
+  local fetched
+  fetched=$(mktemp -d "$dist.tmp.XXXXXX")
   # Maven writes terminal reset codes to standard output even with -q and no colour;
   # this script's standard output is the bootstrap address its callers read, so
   # everything Maven says goes to standard error.
   (cd "$build" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
-      -DoutputDirectory="$dist.tmp/libs") >&2 || die "Maven could not resolve Apache Kafka $version"
-  rm -rf "$build" "$dist"
-  mv "$dist.tmp" "$dist"
-  touch "$dist/.complete"
+      -DoutputDirectory="$fetched/libs") >&2 || { rm -rf "$fetched"; die "Maven could not resolve Apache Kafka $version"; }
+  rm -rf "$build"
+  touch "$fetched/.complete"
+  # What an interrupted fetch of an earlier version of this script left.
+  if [ -d "$dist" ] && [ ! -f "$dist/.complete" ]; then rm -rf "$dist"; fi
+  mv -T "$fetched" "$dist" 2>/dev/null || rm -rf "$fetched"
+  [ -f "$dist/.complete" ] || die "could not put Apache Kafka $version in $dist"
   log "cached in $dist ($(ls "$dist/libs" | wc -l) jars)"
 }
 
