@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use orderflow_tests::cluster::repo_root;
 use orderflow_tests::orders::events;
 use orderflow_tests::process::Process;
-use orderflow_tests::{free_port, http_get, kafka};
+use orderflow_tests::{Kafka, free_port, http_get, kafka};
 use rdkafka::message::{Header, OwnedHeaders};
 
-use crate::runtime::{topics, worker_args};
+use crate::runtime::{Topics, topics, worker_args};
 
 fn chart_file(path: &str) -> PathBuf {
     repo_root().join("helm/orderflow").join(path)
@@ -205,6 +205,31 @@ fn is_scraped(name: &str, (series, histograms): &(BTreeSet<String>, BTreeSet<Str
     series.contains(name) || base.is_some()
 }
 
+/// An order-status worker on `topics` with its HTTP endpoints on a free port, once
+/// `/readyz` answers 200; with the base URL of the endpoints.
+async fn ready_worker(kafka: &Kafka, topics: &Topics, extra: &[&str]) -> (Process, String) {
+    let http = format!("127.0.0.1:{}", free_port());
+    let mut args = worker_args(kafka, topics, "exactly-once", extra);
+    let at = args
+        .iter()
+        .position(|a| a == "127.0.0.1:0")
+        .expect("--http-addr");
+    args[at] = http.clone();
+    let mut worker = Process::start("order-status", &args, &[]);
+    let base = format!("http://{http}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(&format!("{base}/readyz")).await.map(|a| a.0) != Some(200) {
+        assert!(worker.try_wait().is_none(), "the worker exited early");
+        assert!(
+            Instant::now() < deadline,
+            "never ready:\n{}",
+            worker.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (worker, base)
+}
+
 #[orderflow_tests::test(timeout = 10)]
 async fn promql_metric_names_skip_functions_labels_and_variables() {
     let query = r#"histogram_quantile(0.99, sum by (worker, le) (rate(orderflow_end_to_end_seconds_bucket{namespace="$namespace", worker=~"$worker"}[$__rate_interval])))
@@ -254,25 +279,7 @@ async fn every_metric_the_dashboard_and_the_alerts_query_is_in_a_worker_scrape()
     let kafka = kafka().await;
     let topics = topics(kafka, 2).await;
     let good = events(&topics.input, 4, 20).await;
-    let http = format!("127.0.0.1:{}", free_port());
-    let mut args = worker_args(kafka, &topics, "exactly-once", &[]);
-    let at = args
-        .iter()
-        .position(|a| a == "127.0.0.1:0")
-        .expect("--http-addr");
-    args[at] = http.clone();
-    let mut worker = Process::start("order-status", &args, &[]);
-    let base = format!("http://{http}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(&format!("{base}/readyz")).await.map(|a| a.0) != Some(200) {
-        assert!(worker.try_wait().is_none(), "the worker exited early");
-        assert!(
-            Instant::now() < deadline,
-            "never ready:\n{}",
-            worker.log_tail(30)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (mut worker, base) = ready_worker(kafka, &topics, &[]).await;
 
     // A few events, and one undecodable message with a trace context: dead-lettered.
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -328,30 +335,8 @@ async fn every_metric_the_dashboard_and_the_alerts_query_is_in_a_worker_scrape()
 async fn a_worker_the_safety_valve_stopped_exits_once_a_scrape_has_seen_the_trip() {
     let kafka = kafka().await;
     let topics = topics(kafka, 1).await;
-    let http = format!("127.0.0.1:{}", free_port());
-    let mut args = worker_args(
-        kafka,
-        &topics,
-        "exactly-once",
-        &["--max-consecutive-failures", "3"],
-    );
-    let at = args
-        .iter()
-        .position(|a| a == "127.0.0.1:0")
-        .expect("--http-addr");
-    args[at] = http.clone();
-    let mut worker = Process::start("order-status", &args, &[]);
-    let base = format!("http://{http}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(&format!("{base}/readyz")).await.map(|a| a.0) != Some(200) {
-        assert!(worker.try_wait().is_none(), "the worker exited early");
-        assert!(
-            Instant::now() < deadline,
-            "never ready:\n{}",
-            worker.log_tail(30)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (mut worker, base) =
+        ready_worker(kafka, &topics, &["--max-consecutive-failures", "3"]).await;
     let garbage: Vec<_> = (0..5)
         .map(|i| (format!("garbage-{i}"), b"not avro".to_vec()))
         .collect();

@@ -427,17 +427,15 @@ mod tests {
     /// The errors of encoding `events` as order events, single-object.
     async fn errors_of(events: Vec<Json>) -> Vec<String> {
         let codec = Codec::new(CodecSettings::default()).unwrap();
+        encode_orders(&codec, &events).await.unwrap_err()
+    }
+
+    /// `events` encoded as order events for orders.lifecycle, keyed by order id.
+    async fn encode_orders(codec: &Codec, events: &[Json]) -> Result<Vec<Encoded>, Vec<String>> {
         let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
-        encode_events(
-            &codec,
-            "orders.lifecycle",
-            &mut default,
-            &events,
-            "order_id",
-        )
-        .await
-        .unwrap()
-        .unwrap_err()
+        encode_events(codec, "orders.lifecycle", &mut default, events, "order_id")
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -508,17 +506,7 @@ mod tests {
         let tombstone = serde_json::json!({"key": "gone", "value": null});
         let keyless = serde_json::json!({"key": null, "value": order_json("b")});
         let events = vec![record, tombstone, keyless];
-        let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
-        let encoded = encode_events(
-            &codec,
-            "orders.lifecycle",
-            &mut default,
-            &events,
-            "order_id",
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let encoded = encode_orders(&codec, &events).await.unwrap();
         assert_eq!(encoded[0].value.as_deref(), Some(bytes.as_slice()));
         assert_eq!(encoded[0].key.as_deref(), Some(&[0xff_u8, 0][..]));
         assert_eq!(
@@ -632,17 +620,7 @@ mod tests {
     async fn valid_events_are_encoded_with_their_keys_and_decode_back() {
         let codec = Codec::new(CodecSettings::default()).unwrap();
         let events = vec![order_json("a"), order_json("b")];
-        let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
-        let records = encode_events(
-            &codec,
-            "orders.lifecycle",
-            &mut default,
-            &events,
-            "order_id",
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let records = encode_orders(&codec, &events).await.unwrap();
         assert_eq!(
             records
                 .iter()
@@ -666,17 +644,7 @@ mod tests {
         let text = include_str!("../../../examples/events.jsonl");
         let events = parse_events(text).unwrap();
         let codec = Codec::new(CodecSettings::default()).unwrap();
-        let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
-        let records = encode_events(
-            &codec,
-            "orders.lifecycle",
-            &mut default,
-            &events,
-            "order_id",
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let records = encode_orders(&codec, &events).await.unwrap();
         assert_eq!(records.len(), text.lines().count());
         for record in &records {
             let value = record.value.as_deref().unwrap();
