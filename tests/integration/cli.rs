@@ -91,7 +91,7 @@ fn header_value<'a>(record: &'a JsonRecord, name: &str) -> Option<&'a str> {
         .iter()
         .rev()
         .find(|h| h.key.as_deref() == Some(name))
-        .and_then(|h| h.value.as_deref())
+        .and_then(|h| h.value.as_ref()?.as_deref())
 }
 
 fn event(order_id: &str, event_id: &str) -> OrderEvent {

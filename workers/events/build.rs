@@ -32,7 +32,7 @@ fn main() {
     for (name, version, path) in entries {
         writeln!(
             out,
-            "    CatalogueEntry {{ name: {name:?}, version: {version}, text: include_str!({:?}) }},",
+            "    CatalogueEntry {{ folder: \"schemas\", name: {name:?}, version: {version}, text: include_str!({:?}) }},",
             path.display().to_string()
         )
         .unwrap();

@@ -31,6 +31,8 @@ use crate::resolve::Resolver;
 /// One schema file: `schemas/<name>/v<version>.avsc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogueEntry {
+    /// The schema folder it comes from: `schemas` (built in) or a `--schemas-dir`.
+    pub folder: &'static str,
     /// The folder name, which is the record's short name.
     pub name: &'static str,
     /// The version number of the file.
@@ -129,6 +131,8 @@ pub fn add_schemas_dir(dir: &Path) -> Result<usize, String> {
     let mut entries = Vec::new();
     for file in &files {
         let label = format!("{}/{}/v{}.avsc", dir.display(), file.name, file.version);
+        serde_json::from_str::<serde_json::Value>(&file.text)
+            .map_err(|e| format!("{label}: not JSON: {e}"))?;
         let schema = Schema::parse_str(&file.text)
             .map_err(|e| format!("{label}: not a valid Avro schema: {e}"))?;
         let short_name = schema.name().map(|n| n.name().to_owned());
@@ -151,6 +155,7 @@ pub fn add_schemas_dir(dir: &Path) -> Result<usize, String> {
                 ));
             }
             None => entries.push(CatalogueEntry {
+                folder: Box::leak(dir.display().to_string().into_boxed_str()),
                 name: Box::leak(file.name.clone().into_boxed_str()),
                 version: file.version,
                 text: Box::leak(file.text.clone().into_boxed_str()),
@@ -273,7 +278,7 @@ impl Contract {
                 T::SCHEMA
             )
         })?;
-        let context = format!("schemas/{}/v{}.avsc", entry.name, entry.version);
+        let context = format!("{}/{}/v{}.avsc", entry.folder, entry.name, entry.version);
         let file_form =
             fingerprint::canonical_form(entry.text).map_err(|e| format!("{context}: {e}"))?;
         let derived = T::get_schema();
@@ -537,7 +542,16 @@ mod catalogue_tests {
                 READING,
                 "schema files must be named v<N>.avsc",
             ),
-            ("Reading/v1.avsc", "{", "not a valid Avro schema"),
+            (
+                "Reading/v1.avsc",
+                "{",
+                "not JSON: EOF while parsing an object at line 1",
+            ),
+            (
+                "Reading/v1.avsc",
+                "{\"type\": \"recrd\"}",
+                "not a valid Avro schema",
+            ),
             (
                 "Sensor/v1.avsc",
                 READING,

@@ -56,7 +56,10 @@ pub enum CodecError {
         detail: String,
     },
     /// A single-object fingerprint that matches no known schema.
-    #[error("unknown schema fingerprint {0:#018x}: not in schemas/ nor fetched from a registry")]
+    #[error(
+        "unknown schema fingerprint {0:#018x}: not in the schema catalogue (schemas/ and any \
+         --schemas-dir), and single-object data names no registry id"
+    )]
     UnknownFingerprint(u64),
     /// The writer's schema (or this datum of it: a union branch or an enum symbol the
     /// reader lacks) cannot be read as the reader's under Avro's schema resolution.

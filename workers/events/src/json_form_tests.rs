@@ -124,6 +124,24 @@ fn missing_fields_take_their_defaults() {
 }
 
 #[test]
+fn a_double_with_many_digits_survives_text() {
+    let form = JsonDatum::new(schema(EVERYTHING)).unwrap();
+    for exact in [
+        123_456_789.123_456_79,
+        0.1 + 0.2,
+        5e-324,
+        1.797_693_134_862_315_7e308,
+    ] {
+        let mut event = everything();
+        event["exact"] = json!(exact);
+        let bytes = form.from_json(&event).unwrap();
+        let text = form.to_json(&bytes).unwrap().to_string();
+        let read: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(form.from_json(&read).unwrap(), bytes, "{exact}");
+    }
+}
+
+#[test]
 fn floats_keep_their_specials_and_their_shortest_decimal() {
     let form = JsonDatum::new(schema(EVERYTHING)).unwrap();
     for (ratio, exact) in [("NaN", "Infinity"), ("-Infinity", "NaN")] {
@@ -263,7 +281,9 @@ fn same_as_serde<T: Record>(value: &T) {
     datum::write(value, &mut bytes).unwrap();
     let serde_form = serde_json::to_value(value).unwrap();
     assert_eq!(form.to_json(&bytes).unwrap(), serde_form);
-    assert_eq!(form.from_json(&serde_form).unwrap(), bytes);
+    let text = form.to_json(&bytes).unwrap().to_string();
+    let read: Json = serde_json::from_str(&text).unwrap();
+    assert_eq!(form.from_json(&read).unwrap(), bytes);
 }
 
 proptest! {
@@ -302,7 +322,9 @@ proptest! {
         event["ratio"] = float_json(f64::from(ratio), ratio.to_string().parse().unwrap_or(f64::NAN));
         event["exact"] = float_json(exact, exact);
         let bytes = form.from_json(&event).unwrap();
-        let json = form.to_json(&bytes).unwrap();
+        // Through text, as tail prints it and produce reads it.
+        let text = form.to_json(&bytes).unwrap().to_string();
+        let json: Json = serde_json::from_str(&text).unwrap();
         prop_assert_eq!(form.from_json(&json).unwrap(), bytes.clone());
         let mut expected = Vec::new();
         expected.extend(ratio.to_le_bytes());

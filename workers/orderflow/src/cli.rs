@@ -11,6 +11,7 @@ use orderflow_runtime::config::{KafkaArgs, RegistryArgs};
 use orderflow_runtime::kafka::{KafkaSettings, parse_property};
 
 use crate::groups::plan::Target;
+use crate::produce::InputForm;
 use crate::tail::{Start, parse_datetime};
 
 /// orderflow: the operator's and developer's tool for the order pipeline.
@@ -251,18 +252,23 @@ pub struct ProduceArgs {
     /// Wire format [default: confluent with a registry, else single-object].
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// Field of the event used as the record key.
+    /// Field of the event used as the record key (for inputs without a key of their
+    /// own).
     #[arg(long, default_value = "order_id")]
     pub key_field: String,
+    /// How each JSON value is read: a record as `tail` prints it, a bare event, or
+    /// whichever it looks like.
+    #[arg(long, value_enum, default_value_t = InputForm::Auto)]
+    pub form: InputForm,
 }
 
 /// `orderflow topics`.
 #[derive(Debug, Subcommand)]
 pub enum TopicsCommand {
-    /// Create every topic of the pipeline that is missing (running it twice changes
-    /// nothing).
+    /// Create every topic of the pipeline (or the topics named) that is missing
+    /// (running it twice changes nothing).
     #[command(
-        after_help = "Example:\n  orderflow topics ensure --partitions 12 --replication-factor 3 --config min.insync.replicas=2"
+        after_help = "Examples:\n  orderflow topics ensure --partitions 12 --replication-factor 3 --config min.insync.replicas=2\n  orderflow topics ensure orders.replayed sensors.readings --partitions 4"
     )]
     Ensure(EnsureArgs),
     /// Show partitions, replicas and configs of the pipeline's topics.
@@ -285,6 +291,8 @@ pub struct EnsureArgs {
     /// A topic config as key=value for every topic (repeatable).
     #[arg(long = "config", value_parser = parse_property, value_name = "KEY=VALUE")]
     pub configs: Vec<(String, String)>,
+    /// Topics to create [default: the pipeline's].
+    pub topics: Vec<String>,
 }
 
 /// `orderflow topics describe`.

@@ -285,12 +285,12 @@ async fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
     let mut report = inspect(&args.topic, &letters, args.samples);
     let codec = Codec::new(args.connection.codec(None)?).map_err(anyhow::Error::msg)?;
     add_examples(&codec, &mut report, &letters, args.samples).await;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string_pretty(&report)?)
     } else {
-        print!("{}", inspect_text(&report));
-    }
-    Ok(())
+        inspect_text(&report)
+    };
+    crate::print_stdout(&text)
 }
 
 #[cfg(test)]

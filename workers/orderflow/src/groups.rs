@@ -294,8 +294,7 @@ fn watermarks<'a>(
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    crate::print_stdout(&format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
 fn run_list(args: &GroupsListArgs) -> anyhow::Result<()> {
@@ -318,8 +317,7 @@ fn run_list(args: &GroupsListArgs) -> anyhow::Result<()> {
     if args.json {
         print_json(&groups)
     } else {
-        print!("{}", report::list_text(&groups));
-        Ok(())
+        crate::print_stdout(&report::list_text(&groups))
     }
 }
 
@@ -370,8 +368,7 @@ fn run_describe(args: &GroupsDescribeArgs) -> anyhow::Result<()> {
     if args.json {
         print_json(&description)
     } else {
-        print!("{}", report::describe_text(&description));
-        Ok(())
+        crate::print_stdout(&report::describe_text(&description))
     }
 }
 
@@ -481,8 +478,7 @@ fn run_reset(args: &GroupsResetArgs) -> anyhow::Result<()> {
             "moves": moves,
         }))
     } else {
-        print!("{}", report::reset_text(group, &moves, !args.dry_run));
-        Ok(())
+        crate::print_stdout(&report::reset_text(group, &moves, !args.dry_run))
     }
 }
 

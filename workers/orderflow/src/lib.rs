@@ -75,6 +75,19 @@ pub fn main() -> ExitCode {
 
 /// The error and its causes, as `{:#}` shows them, without a cause the message before
 /// already ends with (an error that shows its source and also returns it as `source()`).
+/// Writes `text` to standard output; a reader that went away (`orderflow ... | head`)
+/// ends the output quietly instead of failing the command.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(error).context("writing to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn error_text(error: &anyhow::Error) -> String {
     let mut text = error.to_string();
     for cause in error.chain().skip(1) {

@@ -28,6 +28,19 @@ use crate::cli::ProduceArgs;
 use crate::record::JsonRecord;
 use crate::topology::schema_of;
 
+/// How the input's JSON values are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InputForm {
+    /// A record when it looks like one (an object with `value` or `value_base64` and no
+    /// member a record lacks), else a bare value.
+    #[default]
+    Auto,
+    /// Every value is a record as `orderflow tail` prints it.
+    Record,
+    /// Every value is a bare event (for a schema whose fields look like a record's).
+    Value,
+}
+
 /// At most this many invalid events are listed in the error.
 const LISTED_ERRORS: usize = 20;
 
@@ -62,6 +75,8 @@ impl Encoded {
 /// Splits the input into events: JSON lines, or one document that is an event or an
 /// array of events.
 pub fn parse_events(text: &str) -> Result<Vec<Json>, String> {
+    // A byte-order mark, as some editors write one.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut documents = Vec::new();
     for document in serde_json::Deserializer::from_str(text).into_iter::<Json>() {
         let number = documents.len() + 1;
@@ -153,13 +168,19 @@ pub async fn encode_events(
     default: &mut DefaultSchema,
     events: &[Json],
     key_field: &str,
+    form: InputForm,
 ) -> anyhow::Result<Result<Vec<Encoded>, Vec<String>>> {
     let mut writers: HashMap<SchemaRef, Arc<WriterSchema>> = HashMap::new();
     let mut encoded = Vec::with_capacity(events.len());
     let mut errors = Vec::new();
     for (index, event) in events.iter().enumerate() {
         let number = index + 1;
-        let outcome = if JsonRecord::is_record(event) {
+        let is_record = match form {
+            InputForm::Auto => JsonRecord::is_record(event),
+            InputForm::Record => true,
+            InputForm::Value => false,
+        };
+        let outcome = if is_record {
             encode_record(
                 codec,
                 topic,
@@ -207,10 +228,11 @@ async fn encode_value(
     path: &str,
 ) -> anyhow::Result<Result<Vec<u8>, String>> {
     let Some(writer) = &default.writer else {
-        return Ok(Err(format!(
-            "event {number}: topic {topic} has no default schema: give --schema, one of {}",
+        anyhow::bail!(
+            "topic {topic} has no default schema and event {number} names none: give \
+             --schema, one of {}",
             schema_names().join(", ")
-        )));
+        );
     };
     let header = match default.header {
         Some(header) => header,
@@ -252,9 +274,15 @@ async fn encode_record(
     event: &Json,
     key_field: &str,
 ) -> anyhow::Result<Result<Encoded, String>> {
-    let record: JsonRecord = match serde_json::from_value(event.clone()) {
+    let record: JsonRecord = match serde_path_to_error::deserialize(event) {
         Ok(record) => record,
-        Err(error) => return Ok(Err(format!("event {number}: {error}"))),
+        Err(error) => {
+            return Ok(Err(format!(
+                "event {number}: {}: {}",
+                error.path(),
+                error.inner()
+            )));
+        }
     };
     let fail = |error: String| Ok(Err(format!("event {number}: {error}")));
     let headers = match record.record_headers() {
@@ -262,15 +290,19 @@ async fn encode_record(
         Err(error) => return fail(error),
     };
     let Some(value) = &record.value else {
-        return fail(
-            "value_base64: a value that could not be decoded is not produced (orderflow dlq \
-             replay writes dead letters back as they are)"
-                .into(),
-        );
+        return fail(format!(
+            "value_base64: a value that could not be decoded is not produced ({}; orderflow \
+             dlq replay writes dead letters back as they are)",
+            record
+                .error
+                .as_deref()
+                .unwrap_or("no value and no error given")
+        ));
     };
     let key = match record.key_bytes() {
-        Ok(key) => key,
-        Err(_) => match key_of(number, value, key_field) {
+        Some(Ok(key)) => key,
+        Some(Err(error)) => return fail(error),
+        None => match key_of(number, value, key_field) {
             Ok(key) => Some(key.into_bytes()),
             Err(error) => return Ok(Err(error)),
         },
@@ -296,6 +328,19 @@ async fn encode_record(
                     Err(error) => return fail(format!("schema {schema}: {error}")),
                 },
             };
+            // Another version of the topic's schema is fine; another record is a pipe
+            // into the wrong topic.
+            if let Some(expected) = &default.writer
+                && expected.full_name != writer.full_name
+            {
+                return fail(format!(
+                    "schema {schema}: a {} does not belong on {topic}, whose schema is {} \
+                     (give --schema {} to write it anyway)",
+                    writer.full_name,
+                    expected.full_name,
+                    writer.full_name.rsplit('.').next().unwrap_or_default()
+                ));
+            }
             encode_with(codec, schema, &writer, number, value, "value")
         }
     };
@@ -357,11 +402,19 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     let (text, source) = read_input(args.file.as_deref())?;
     let events =
         parse_events(&text).map_err(|e| anyhow::anyhow!("{source}: {e}; nothing was produced"))?;
-    let records =
-        match encode_events(&codec, &args.topic, &mut default, &events, &args.key_field).await? {
-            Ok(records) => records,
-            Err(errors) => anyhow::bail!("{source}: {}", rejection(&errors, events.len())),
-        };
+    let records = match encode_events(
+        &codec,
+        &args.topic,
+        &mut default,
+        &events,
+        &args.key_field,
+        args.form,
+    )
+    .await?
+    {
+        Ok(records) => records,
+        Err(errors) => anyhow::bail!("{source}: {}", rejection(&errors, events.len())),
+    };
     orderflow_runtime::topics::require_topic(&settings, &args.topic).await?;
     let producer = send::idempotent_producer(&settings)?;
     let outcomes = send::send_all(
@@ -433,9 +486,17 @@ mod tests {
     /// `events` encoded as order events for orders.lifecycle, keyed by order id.
     async fn encode_orders(codec: &Codec, events: &[Json]) -> Result<Vec<Encoded>, Vec<String>> {
         let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
-        encode_events(codec, "orders.lifecycle", &mut default, events, "order_id")
-            .await
-            .unwrap()
+        let form = InputForm::Auto;
+        encode_events(
+            codec,
+            "orders.lifecycle",
+            &mut default,
+            events,
+            "order_id",
+            form,
+        )
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -542,6 +603,59 @@ mod tests {
             errors[1].starts_with("event 2: schema id:7: "),
             "{errors:?}"
         );
+
+        // Keys given twice or as bad base64, headers of the wrong shape, and a record
+        // of another schema than the topic's are refused, naming the member.
+        let risk = schema_for(Some("OrderRiskAssessed"), "any")
+            .unwrap()
+            .unwrap();
+        let risk = SchemaRef::Fingerprint(risk.fingerprint).to_string();
+        let twice = serde_json::json!({"key": "a", "key_base64": "AA==", "value": order_json("a")});
+        let bad = serde_json::json!({"key_base64": "!!", "value": order_json("a")});
+        let headers =
+            serde_json::json!({"key": "a", "headers": {"h": "1"}, "value": order_json("a")});
+        let other = serde_json::json!({"key": "a", "schema": risk, "value": {}});
+        let errors = errors_of(vec![twice, bad, headers, other]).await;
+        assert_eq!(errors[0], "event 1: key and key_base64 are both given");
+        assert!(
+            errors[1].starts_with("event 2: key_base64: not base64"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].starts_with("event 3: headers: invalid type: map"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[3].contains(
+                "a io.orderflow.events.OrderRiskAssessed does not belong on orders.lifecycle, \
+                 whose schema is io.orderflow.events.OrderEvent (give --schema OrderRiskAssessed"
+            ),
+            "{errors:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_form_flag_reads_a_value_that_looks_like_a_record_as_a_value() {
+        let codec = Codec::new(CodecSettings::default()).unwrap();
+        let looks_like_a_record = serde_json::json!({"key": "a", "value": order_json("a")});
+        let mut default = DefaultSchema::new(schema_for(None, "orders.lifecycle").unwrap());
+        let error = encode_events(
+            &codec,
+            "orders.lifecycle",
+            &mut default,
+            &[looks_like_a_record],
+            "key",
+            InputForm::Value,
+        )
+        .await
+        .unwrap()
+        .unwrap_err();
+        // Read as an order event, which it is not.
+        assert_eq!(error, ["event 1: missing field `event_id`"]);
+        assert_eq!(
+            parse_events("\u{feff}{\"a\": 1}").unwrap(),
+            vec![serde_json::json!({"a": 1})]
+        );
     }
 
     #[test]
@@ -583,19 +697,22 @@ mod tests {
         );
         // Without a schema, only an event that needs one is refused.
         let codec = Codec::new(CodecSettings::default()).unwrap();
-        let errors = encode_events(
+        let error = encode_events(
             &codec,
             "my.topic",
             &mut DefaultSchema::new(None),
-            &[order_json("a")],
+            &[order_json("a"), order_json("b")],
             "order_id",
+            InputForm::Auto,
         )
         .await
-        .unwrap()
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
-            errors[0].starts_with("event 1: topic my.topic has no default schema: give --schema"),
-            "{errors:?}"
+            error.starts_with(
+                "topic my.topic has no default schema and event 1 names none: give --schema"
+            ),
+            "{error}"
         );
     }
 

@@ -123,9 +123,14 @@ pub struct JsonHeader {
     /// A name that is not UTF-8, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_base64: Option<String>,
-    /// The value as text; `None` for a null value (or one given as `value_base64`).
-    #[serde(default)]
-    pub value: Option<String>,
+    /// The value as text: `Some(None)` for a null value, `None` when the member is
+    /// absent (a value given as `value_base64`).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub value: Option<Option<String>>,
     /// A value that is not UTF-8, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_base64: Option<String>,
@@ -147,28 +152,32 @@ fn text_or_base64(bytes: &[u8]) -> (Option<String>, Option<String>) {
     }
 }
 
-/// The bytes of a member given as text or as base64 (`what` names it in errors).
+/// The bytes of a member given as text (`Some(None)`: null) or as base64, `what`
+/// naming it in errors: `None` when neither is given.
 fn bytes_of(
-    text: Option<&str>,
+    text: Option<Option<&str>>,
     base64: Option<&str>,
     what: &str,
-) -> Result<Option<Vec<u8>>, String> {
-    match (text, base64) {
+) -> Option<Result<Option<Vec<u8>>, String>> {
+    Some(match (text, base64) {
+        (None, None) => return None,
         (Some(_), Some(_)) => Err(format!("{what} and {what}_base64 are both given")),
-        (Some(text), None) => Ok(Some(text.as_bytes().to_vec())),
+        (Some(text), None) => Ok(text.map(|t| t.as_bytes().to_vec())),
         (None, Some(encoded)) => STANDARD
             .decode(encoded)
             .map(Some)
             .map_err(|e| format!("{what}_base64: not base64: {e}")),
-        (None, None) => Ok(None),
-    }
+    })
 }
 
 impl JsonHeader {
     /// The JSON of `header`.
     pub fn of(header: &RecordHeader) -> JsonHeader {
         let (key, key_base64) = text_or_base64(&header.name);
-        let (value, value_base64) = header.value.as_deref().map_or((None, None), text_or_base64);
+        let (value, value_base64) = match header.value.as_deref().map(text_or_base64) {
+            None => (Some(None), None),
+            Some((text, base64)) => (text.map(Some), base64),
+        };
         JsonHeader {
             key,
             key_base64,
@@ -177,11 +186,23 @@ impl JsonHeader {
         }
     }
 
-    /// The header this JSON stands for.
+    /// The header this JSON stands for; a header without a value member has a null
+    /// value.
     pub fn to_header(&self) -> Result<RecordHeader, String> {
-        let name = bytes_of(self.key.as_deref(), self.key_base64.as_deref(), "key")?
-            .ok_or("a header needs a key (or key_base64)")?;
-        let value = bytes_of(self.value.as_deref(), self.value_base64.as_deref(), "value")?;
+        let name = bytes_of(
+            self.key.as_deref().map(Some),
+            self.key_base64.as_deref(),
+            "key",
+        )
+        .ok_or("a header needs a key (or key_base64)")??
+        .ok_or("a header's key is not null")?;
+        let value = bytes_of(
+            self.value.as_ref().map(Option::as_deref),
+            self.value_base64.as_deref(),
+            "value",
+        )
+        .transpose()?
+        .flatten();
         Ok(RecordHeader { name, value })
     }
 }
@@ -244,18 +265,15 @@ impl JsonRecord {
         })
     }
 
-    /// The key's bytes: `Ok(None)` for no key (`"key": null`); `Err` when absent.
-    pub fn key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
-        match (&self.key, &self.key_base64) {
-            (Some(Some(_)), Some(_)) => Err("key and key_base64 are both given".into()),
-            (Some(Some(text)), None) => Ok(Some(text.as_bytes().to_vec())),
-            (_, Some(encoded)) => STANDARD
-                .decode(encoded)
-                .map(Some)
-                .map_err(|e| format!("key_base64: not base64: {e}")),
-            (Some(None), None) => Ok(None),
-            (None, None) => Err("no key member".into()),
-        }
+    /// The key's bytes: `None` when the record has neither `key` nor `key_base64`;
+    /// `Some(Ok(None))` for no key (`"key": null`); an error for a key given twice or
+    /// base64 that is not.
+    pub fn key_bytes(&self) -> Option<Result<Option<Vec<u8>>, String>> {
+        bytes_of(
+            self.key.as_ref().map(Option::as_deref),
+            self.key_base64.as_deref(),
+            "key",
+        )
     }
 
     /// The headers as Kafka headers; the error names the header (counted from 0).
@@ -340,7 +358,7 @@ mod tests {
             [
                 r#"{"key":"orderflow.dlq.error-class","value":"transient"}"#,
                 r#"{"key":"nothing","value":null}"#,
-                r#"{"key":"orderflow.dlq.error-class","value":null,"value_base64":"/wA="}"#,
+                r#"{"key":"orderflow.dlq.error-class","value_base64":"/wA="}"#,
             ]
         );
         assert_eq!(
@@ -386,7 +404,7 @@ mod tests {
         .await;
         assert_eq!(record.key, None);
         assert_eq!(record.key_base64.as_deref(), Some("/2s="));
-        assert_eq!(record.key_bytes().unwrap(), Some(vec![0xff, b'k']));
+        assert_eq!(record.key_bytes(), Some(Ok(Some(vec![0xff, b'k']))));
         assert_eq!(record.value, None);
         assert_eq!(record.schema, None);
         assert!(
@@ -415,7 +433,24 @@ mod tests {
         assert!(!text.contains("error"), "{text}");
         let back: JsonRecord = text.parse().unwrap();
         assert_eq!(back.value, Some(Json::Null));
-        assert_eq!(back.key_bytes(), Ok(None));
+        assert_eq!(back.key_bytes(), Some(Ok(None)));
+        let mut twice = back.clone();
+        twice.key_base64 = Some("AA==".into());
+        assert_eq!(
+            twice.key_bytes(),
+            Some(Err("key and key_base64 are both given".into()))
+        );
+        twice.key = None;
+        twice.key_base64 = Some("!!".into());
+        assert!(
+            twice
+                .key_bytes()
+                .unwrap()
+                .unwrap_err()
+                .starts_with("key_base64: not base64")
+        );
+        twice.key_base64 = None;
+        assert_eq!(twice.key_bytes(), None);
     }
 
     #[test]
@@ -436,6 +471,14 @@ mod tests {
             value: None,
             value_base64: None,
         };
+        let absent: JsonHeader = serde_json::from_str(r#"{"key": "a"}"#).unwrap();
+        assert_eq!(
+            absent.to_header().unwrap(),
+            RecordHeader {
+                name: b"a".to_vec(),
+                value: None
+            }
+        );
         assert_eq!(
             header.to_header().unwrap_err(),
             "key and key_base64 are both given"

@@ -1,4 +1,4 @@
-//! `orderflow topics`: create and describe the pipeline's topics.
+//! `orderflow topics`: create and describe the pipeline's topics (or any topics named).
 //!
 //! `ensure` only ever creates: an existing topic is never modified, even when it has
 //! fewer partitions than asked (adding partitions moves keys to other partitions and
@@ -112,7 +112,11 @@ async fn run_ensure(args: EnsureArgs) -> anyhow::Result<()> {
     }
     let settings = args.connection.kafka()?;
     let admin: Admin = settings.create(&[])?;
-    let topics = all_topics();
+    let topics = if args.topics.is_empty() {
+        all_topics()
+    } else {
+        args.topics.clone()
+    };
     let before = existing_shapes(&admin, &topics)?;
     let missing: Vec<String> = topics
         .iter()
@@ -268,12 +272,15 @@ async fn run_describe(args: DescribeArgs) -> anyhow::Result<()> {
     for topic in &topics {
         let Some(found) = runtime_topics::describe_topic(admin.inner(), topic, METADATA_TIMEOUT)?
         else {
-            println!("{topic}: missing\n");
+            crate::print_stdout(&format!("{topic}: missing\n\n"))?;
             missing.push(topic.clone());
             continue;
         };
         let configs = topic_configs(&admin, topic).await;
-        println!("{}", describe_text(topic, &found.partitions, &configs));
+        crate::print_stdout(&format!(
+            "{}\n",
+            describe_text(topic, &found.partitions, &configs)
+        ))?;
     }
     if !missing.is_empty() {
         anyhow::bail!(

@@ -95,7 +95,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         args.timeout,
     )
     .await?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    crate::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     if args.strict && !report.is_clean() {
         anyhow::bail!("the outputs do not match the inputs");
     }

@@ -42,14 +42,17 @@
 //!
 //!     fn new(_rules: ()) -> Result<Self, String> { Ok(TemperatureAlerts) }
 //!
-//!     fn process(&self, input: &Input<'_, Reading>) -> Result<Outcome<TemperatureAlert>, ProcessError> {
+//!     fn process(&self, input: &Input<'_, Reading>) -> Result<Outcome<TemperatureAlert>,
+//!                                                                ProcessError> {
 //!         let r = input.event;
+//!         if !(r.celsius > 30.0) {
+//!             return Ok(Outcome::Emit(Vec::new()));
+//!         }
 //!         let alert_id = event_id_text(derived_event_id(Self::NAME, &r.reading_id, 0));
 //!         let (reading_id, sensor_id) = (r.reading_id.clone(), r.sensor_id.clone());
 //!         let alert = TemperatureAlert { alert_id, reading_id, sensor_id: sensor_id.clone(),
 //!             celsius: r.celsius, limit_celsius: 30.0, taken_at: r.taken_at };
-//!         let hot = r.celsius > 30.0;
-//!         Ok(Outcome::Emit(hot.then(|| Output { key: sensor_id, value: alert }).into_iter().collect()))
+//!         Ok(Outcome::Emit(vec![Output { key: sensor_id, value: alert }]))
 //!     }
 //! }
 //!
@@ -66,10 +69,22 @@
 //! that disagree on the wire format, or a missing file, stop the worker with a message
 //! that says which. Older versions in the folder are the writer schemas the worker can
 //! still read, resolved to the newest as Avro's rules say. `orderflow tail`, `produce`
-//! and `dlq` take the same flag. The dependencies are those of the example
-//! (`apache-avro` with `derive`, `serde`, `serde_json` for the derive,
-//! `orderflow-events`, `orderflow-runtime`). [`processor`] documents the contract: what a
-//! process call may do, and what the runtime guarantees around it.
+//! and `dlq` take the same flag.
+//!
+//! The dependencies, in the worker's `Cargo.toml` (the orderflow crates are not on
+//! crates.io: Cargo takes them from the repository; pin a `rev`):
+//!
+//! ```toml
+//! [dependencies]
+//! orderflow-runtime = { git = "https://github.com/orderflow/orderflow" }
+//! orderflow-events = { git = "https://github.com/orderflow/orderflow" }
+//! apache-avro = { version = "0.22", features = ["derive"] }  # the version orderflow-events uses
+//! serde = { version = "1", features = ["derive"] }
+//! serde_json = "1"  # named by the AvroSchema derive
+//! ```
+//!
+//! [`processor`] documents the contract: what a process call may do, and what the
+//! runtime guarantees around it.
 //! `examples/temperature-alerts` is this worker with rules and tests, run against a real
 //! broker by `make test`.
 //!

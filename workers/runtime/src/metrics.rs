@@ -447,6 +447,7 @@ impl WorkerMetrics {
         }
         counter!(PRODUCER_RENEWALS, "worker" => worker).increment(0);
         counter!(VALVE_TRIPS, "worker" => worker).increment(0);
+        counter!(REDELIVERIES, "worker" => worker).increment(0);
         WorkerMetrics {
             worker,
             status,

@@ -95,8 +95,8 @@ pub async fn prepare(
     if !missing.is_empty() {
         if !create {
             return Err(RuntimeError::Config(format!(
-                "topic(s) {} do not exist: create them (orderflow topics ensure), or start \
-                 with --create-topics in development",
+                "topic(s) {} do not exist: create them (orderflow topics ensure with the \
+                 topic names), or start with --create-topics in development",
                 missing.join(", ")
             )));
         }
@@ -296,7 +296,7 @@ pub async fn require_topic(settings: &KafkaSettings, topic: &str) -> Result<(), 
     }
     Err(RuntimeError::Topic(format!(
         "topic {topic} does not exist: create it first, for example with `orderflow topics \
-         ensure`"
+         ensure {topic}`"
     )))
 }
 

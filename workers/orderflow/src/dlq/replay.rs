@@ -205,10 +205,10 @@ pub(super) async fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
                 Some(p) => format!("{}/{p}", replayed.topic),
                 None => replayed.topic.clone(),
             };
-            println!(
-                "would replay {}/{} to {target} (key {key}, {})",
+            crate::print_stdout(&format!(
+                "would replay {}/{} to {target} (key {key}, {})\n",
                 args.topic, replayed.from, replayed.reason
-            );
+            ))?;
         }
         println!(
             "would replay {} dead letters (dry run: nothing written)",
