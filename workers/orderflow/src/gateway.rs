@@ -79,14 +79,15 @@ pub async fn serve(
         .map(BearerToken::read)
         .transpose()?;
     anyhow::ensure!(args.max_in_flight > 0, "--max-in-flight must be at least 1");
-    let endpoints = endpoints(&codec, ROUTES).await?;
+    let routes = routes::with_topics(ROUTES, &args.topics).map_err(anyhow::Error::msg)?;
+    let endpoints = endpoints(&codec, &routes).await?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on --listen {}", args.listen))?;
     let sink: Arc<dyn EventSink> = Arc::new(KafkaSink::start(
         &settings,
         args.delivery_timeout,
-        routes::topics(ROUTES),
+        routes::topics(&routes),
     )?);
     let prometheus = orderflow_runtime::metrics::prometheus();
     metrics::describe();
@@ -111,7 +112,7 @@ pub async fn serve(
     });
     tracing::info!(
         listen = %args.listen,
-        routes = ?ROUTES.iter().map(|r| r.path).collect::<Vec<_>>(),
+        routes = ?routes.iter().map(|r| format!("{} -> {}", r.path, r.topic)).collect::<Vec<_>>(),
         auth = gateway.token.is_some(),
         "gateway listening"
     );

@@ -6,6 +6,8 @@ use crate::topology::INPUT_TOPIC;
 /// One `POST` endpoint: events of `schema` written to `topic`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
+    /// Its name in `--topic NAME=TOPIC`.
+    pub name: &'static str,
     /// The URL path.
     pub path: &'static str,
     /// The topic the events are written to.
@@ -24,12 +26,31 @@ pub struct Route {
 /// `user_id`) is one more entry here once `schemas/UserEvent` exists; the gateway refuses
 /// to start with a route whose schema is unknown.
 pub const ROUTES: &[Route] = &[Route {
+    name: "orders",
     path: "/v1/orders/events",
     topic: INPUT_TOPIC,
     schema: "OrderEvent",
     key_field: "order_id",
     id_field: "event_id",
 }];
+
+/// `routes` with the topics of `overrides` (`NAME=TOPIC`, from `--topic`); an unknown
+/// name is an error that lists the known ones.
+pub fn with_topics(routes: &[Route], overrides: &[(String, String)]) -> Result<Vec<Route>, String> {
+    let mut routes = routes.to_vec();
+    for (name, topic) in overrides {
+        let route = routes.iter_mut().find(|r| r.name == name).ok_or_else(|| {
+            let names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
+            format!(
+                "--topic {name}={topic}: no route {name} (the routes are {})",
+                names.join(", ")
+            )
+        })?;
+        // Read once at start and kept for the life of the process.
+        route.topic = Box::leak(topic.clone().into_boxed_str());
+    }
+    Ok(routes)
+}
 
 /// The distinct topics of `routes` (what readiness waits for).
 pub fn topics(routes: &[Route]) -> Vec<&'static str> {
@@ -63,5 +84,17 @@ mod tests {
             ("orders.lifecycle", "OrderEvent", "order_id")
         );
         assert_eq!(topics(ROUTES), ["orders.lifecycle"]);
+    }
+
+    #[test]
+    fn a_route_topic_can_be_renamed_by_route_name_only() {
+        let renamed = with_topics(ROUTES, &[("orders".into(), "staging.orders".into())]).unwrap();
+        assert_eq!(renamed[0].topic, "staging.orders");
+        assert_eq!(renamed[0].path, "/v1/orders/events");
+        let error = with_topics(ROUTES, &[("carts".into(), "x".into())]).unwrap_err();
+        assert!(
+            error.contains("no route carts (the routes are orders)"),
+            "{error}"
+        );
     }
 }
