@@ -49,7 +49,7 @@ pub enum Command {
     /// Serve HTTP: take events as JSON, write them to Kafka as Avro, answer after the
     /// broker acknowledged them (POST /v1/orders/events; the API at /openapi.json).
     #[command(
-        after_help = "Examples:\n  orderflow gateway -b kafka:9092 --listen 0.0.0.0:8080\n  orderflow gateway --auth-token-file /var/run/secrets/gateway/token\n  curl -H 'Content-Type: application/json' -d @examples/order.json http://127.0.0.1:8080/v1/orders/events"
+        after_help = "Examples:\n  orderflow gateway -b kafka:9092 --listen 0.0.0.0:8080\n  orderflow gateway --auth-token-file /var/run/secrets/gateway/token\n  curl -H 'Content-Type: application/json' -d @event.json http://127.0.0.1:8080/v1/orders/events"
     )]
     Gateway(Box<GatewayArgs>),
     /// Create or describe the topics of the pipeline.
@@ -155,6 +155,9 @@ pub struct DevArgs {
     /// Address of the combined /metrics, /healthz and /readyz endpoints.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub http_addr: std::net::SocketAddr,
+    /// Address of the HTTP gateway (POST /v1/orders/events, /openapi.json).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub gateway_addr: std::net::SocketAddr,
     /// Stop after this long (for example 30s); run until Ctrl-C when absent.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
