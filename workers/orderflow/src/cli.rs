@@ -303,7 +303,7 @@ pub struct GatewayArgs {
     #[arg(long, env = "ORDERFLOW_GATEWAY_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
     /// Wire format [default: confluent with a registry, else single-object].
-    #[arg(long, value_enum)]
+    #[arg(long, env = "ORDERFLOW_OUTPUT_FORMAT", value_enum)]
     pub format: Option<FormatArg>,
     /// Log format [default: pretty on a terminal, else json].
     #[arg(long, env = "ORDERFLOW_LOG_FORMAT", value_enum)]
