@@ -153,7 +153,8 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
 async fn render_metrics(State(gateway): State<Arc<Gateway>>) -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        gateway.prometheus.render(),
+        // The process metrics too; no worker readiness or lag (the gateway has none).
+        orderflow_runtime::metrics::render(&gateway.prometheus, &[]),
     )
         .into_response()
 }

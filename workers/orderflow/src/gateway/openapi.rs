@@ -108,7 +108,8 @@ fn event_operation(
             "401": problem("The Authorization: Bearer token is missing or wrong (only with --auth-token-file)."),
             "413": problem(&format!("The body is larger than {max_body_bytes} bytes: nothing was written.")),
             "415": problem("The Content-Type is not application/json: nothing was written."),
-            "500": retry("The broker refused an event for good; events listed with a partition were written."),
+            "500": {"description": "The broker refused an event for good (too large, not authorized); events listed with a partition were written, the rest were not.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Unavailable"}}}},
             "503": retry("Kafka is unreachable, the producer queue is full or too many requests are in flight; events listed with a partition were written, the rest were not. Retrying with the same event_ids is safe for consumers that deduplicate on event_id."),
         },
     });

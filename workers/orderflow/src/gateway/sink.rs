@@ -219,3 +219,35 @@ impl EventSink for KafkaSink {
         self.producer.flush(timeout).map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_errors_are_sorted_by_what_the_client_should_do() {
+        let produce = |code| NotWritten::of(&KafkaError::MessageProduction(code));
+        assert_eq!(produce(RDKafkaErrorCode::QueueFull), NotWritten::QueueFull);
+        for retriable in [
+            RDKafkaErrorCode::MessageTimedOut,
+            RDKafkaErrorCode::AllBrokersDown,
+            RDKafkaErrorCode::NotEnoughReplicas,
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+        ] {
+            let sorted = produce(retriable);
+            assert!(
+                matches!(sorted, NotWritten::Unavailable(_)),
+                "{retriable:?}"
+            );
+            assert!(sorted.is_retriable());
+        }
+        for permanent in [
+            RDKafkaErrorCode::MessageSizeTooLarge,
+            RDKafkaErrorCode::TopicAuthorizationFailed,
+        ] {
+            let sorted = produce(permanent);
+            assert!(matches!(sorted, NotWritten::Refused(_)), "{permanent:?}");
+            assert!(!sorted.is_retriable());
+        }
+    }
+}
