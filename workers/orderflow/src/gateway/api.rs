@@ -280,7 +280,15 @@ async fn events(
     };
     let mut events = match events_of(&body) {
         Ok(events) => events,
-        Err(error) => return invalid(vec![error], 0),
+        Err(error) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({
+                    "error": "the body is not an event or a non-empty array of events; nothing was written",
+                    "errors": [error],
+                }),
+            );
+        }
     };
     let ids = fill_ids(&mut events, endpoint.route.id_field);
     let mut records: Vec<Encoded> = Vec::with_capacity(events.len());

@@ -205,6 +205,13 @@ async fn broken_json_and_an_empty_array_are_400_without_an_index() {
         let (status, _, body) = call(&h.router, post().body(Body::from(text)).unwrap()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["errors"][0]["index"], Json::Null, "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("the body is not an event"),
+            "{body}"
+        );
     }
 }
 
