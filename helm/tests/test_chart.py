@@ -186,7 +186,9 @@ def check_no_literal_credentials(r: Rendered) -> None:
             continue
         for c in pod.get("containers", []):
             for e in c.get("env") or []:
-                if e["name"] in CREDENTIAL_ENV or re.search(r"PASSWORD|SECRET|TOKEN", e["name"]):
+                # A *_FILE variable names the path of a mounted Secret, not the secret.
+                if e["name"] in CREDENTIAL_ENV or (re.search(r"PASSWORD|SECRET|TOKEN", e["name"])
+                                                   and not e["name"].endswith("_FILE")):
                     assert "value" not in e, f"{d['kind']}/{d['metadata']['name']}: {e['name']} has a literal value"
                     assert "secretKeyRef" in (e.get("valueFrom") or {}), \
                         f"{d['kind']}/{d['metadata']['name']}: {e['name']} is not a secretKeyRef"
@@ -226,6 +228,63 @@ def default_renders_one_deployment_per_worker():
         svc = r.get("Service", dep_name(w))
         assert svc["spec"]["selector"] == sel, f"{w}: Service selector {svc['spec']['selector']} != {sel}"
         assert [(p["name"], p["targetPort"]) for p in svc["spec"]["ports"]] == [("http", "http")]
+
+
+@test
+def gateway_is_off_by_default_and_renders_deployment_service_and_hpa_when_enabled():
+    assert dep_name("gateway") not in render().names("Deployment")
+    r = render({"gateway": {"enabled": True, "auth": {"existingSecret": "gateway-token"}}})
+    dep = r.get("Deployment", dep_name("gateway"))
+    assert dep, r.names("Deployment")
+    assert "replicas" not in dep["spec"], "the HPA owns the replica count"
+    c = container(dep)
+    assert c["command"] == ["orderflow", "gateway"], c["command"]
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 8080}
+    for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"),
+                        ("readinessProbe", "/readyz")):
+        assert c[probe]["httpGet"] == {"path": path, "port": "http"}, c[probe]
+    spec = dep["spec"]["template"]["spec"]
+    check_pod_security(spec, c, "gateway")
+    check_no_literal_credentials(r)
+    assert env_value(r, c, "ORDERFLOW_GATEWAY_LISTEN") == "0.0.0.0:8080"
+    assert env_value(r, c, "ORDERFLOW_GATEWAY_MAX_BODY_BYTES") == "1048576"
+    assert env_value(r, c, "ORDERFLOW_GATEWAY_SHUTDOWN_TIMEOUT") == "20s"
+    assert spec["terminationGracePeriodSeconds"] > 20
+    # The token is a file from the Secret, never an environment value.
+    token_file = env_value(r, c, "ORDERFLOW_GATEWAY_AUTH_TOKEN_FILE")
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert token_file == mounts["auth-token"]["mountPath"] + "/token", (token_file, mounts)
+    assert mounts["auth-token"]["readOnly"] is True
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["auth-token"]["secret"]["secretName"] == "gateway-token"
+    svc = r.get("Service", dep_name("gateway"))
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(80, "http")]
+    hpa = r.get("HorizontalPodAutoscaler", dep_name("gateway"))
+    assert hpa["spec"]["scaleTargetRef"]["name"] == dep_name("gateway")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+
+
+@test
+def gateway_without_autoscaling_has_fixed_replicas_and_no_token_without_a_secret():
+    r = render({"gateway": {"enabled": True, "replicas": 3, "autoscaling": {"enabled": False}}})
+    dep = r.get("Deployment", dep_name("gateway"))
+    assert dep["spec"]["replicas"] == 3
+    assert not r.of("HorizontalPodAutoscaler")
+    c = container(dep)
+    assert env_value(r, c, "ORDERFLOW_GATEWAY_AUTH_TOKEN_FILE") is None
+    assert "auth-token" not in {m["name"] for m in c["volumeMounts"]}
+
+
+@test
+def gateway_values_are_checked():
+    err = render_fails({"gateway": {"enabled": True, "maxBodyBytes": 0}})
+    assert "maxBodyBytes" in err, err
+    err = render_fails({"gateway": {"enabled": True, "token": "literal"}})
+    assert "token" in err, err
+    err = render_fails({"gateway": {"enabled": True, "shutdownTimeoutSeconds": 40,
+                                    "terminationGracePeriodSeconds": 30}})
+    assert "terminationGracePeriodSeconds" in err, err
 
 
 @test

@@ -6,6 +6,7 @@ mod cli;
 mod e2e;
 mod examples;
 mod faults;
+mod gateway;
 mod groups;
 mod interop;
 mod observability;

@@ -47,6 +47,12 @@ pub enum Command {
         after_help = "Examples:\n  orderflow produce orders.lifecycle --file order.json\n  cat events.jsonl | orderflow produce orders.lifecycle"
     )]
     Produce(ProduceArgs),
+    /// Serve HTTP: take events as JSON, write them to Kafka as Avro, answer after the
+    /// broker acknowledged them (POST /v1/orders/events; the API at /openapi.json).
+    #[command(
+        after_help = "Examples:\n  orderflow gateway -b kafka:9092 --listen 0.0.0.0:8080\n  orderflow gateway --auth-token-file /var/run/secrets/gateway/token\n  curl -H 'Content-Type: application/json' -d @event.json http://127.0.0.1:8080/v1/orders/events"
+    )]
+    Gateway(Box<GatewayArgs>),
     /// Create or describe the topics of the pipeline.
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -150,6 +156,9 @@ pub struct DevArgs {
     /// Address of the combined /metrics, /healthz and /readyz endpoints.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub http_addr: std::net::SocketAddr,
+    /// Address of the HTTP gateway (POST /v1/orders/events, /openapi.json).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub gateway_addr: std::net::SocketAddr,
     /// Stop after this long (for example 30s); run until Ctrl-C when absent.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
@@ -260,6 +269,51 @@ pub struct ProduceArgs {
     /// whichever it looks like.
     #[arg(long, value_enum, default_value_t = InputForm::Auto)]
     pub form: InputForm,
+}
+
+/// `orderflow gateway`.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Address to serve HTTP on (the event endpoints, /openapi.json, /healthz, /readyz,
+    /// /metrics).
+    #[arg(long, env = "ORDERFLOW_GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Write a route's events to another topic than its default, as ROUTE=TOPIC
+    /// (repeatable; the routes: orders, to orders.lifecycle).
+    #[arg(long = "topic", value_parser = parse_property, value_name = "ROUTE=TOPIC")]
+    pub topics: Vec<(String, String)>,
+    /// Largest request body accepted, in bytes; a larger one is answered 413.
+    #[arg(
+        long,
+        env = "ORDERFLOW_GATEWAY_MAX_BODY_BYTES",
+        default_value_t = 1024 * 1024,
+        value_name = "BYTES"
+    )]
+    pub max_body_bytes: usize,
+    /// A file holding the token clients must send as `Authorization: Bearer <token>`
+    /// (surrounding whitespace ignored); without it the event endpoints are open.
+    #[arg(long, env = "ORDERFLOW_GATEWAY_AUTH_TOKEN_FILE", value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Requests waiting for the broker at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "ORDERFLOW_GATEWAY_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// How long the producer tries to deliver an event before the request fails with
+    /// 503 (message.timeout.ms; a --kafka-config value wins).
+    #[arg(long, env = "ORDERFLOW_GATEWAY_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub delivery_timeout: Duration,
+    /// On SIGTERM, how long requests in flight may take to finish before the producer is
+    /// flushed and the process exits.
+    #[arg(long, env = "ORDERFLOW_GATEWAY_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Wire format [default: confluent with a registry, else single-object].
+    #[arg(long, env = "ORDERFLOW_OUTPUT_FORMAT", value_enum)]
+    pub format: Option<FormatArg>,
+    /// Log format [default: pretty on a terminal, else json].
+    #[arg(long, env = "ORDERFLOW_LOG_FORMAT", value_enum)]
+    pub log_format: Option<orderflow_runtime::config::LogFormat>,
 }
 
 /// `orderflow topics`.

@@ -1,7 +1,8 @@
 //! `orderflow dev` (what `make run` starts): an embedded Kafka-protocol broker
 //! (librdkafka's mock cluster), the topics, all four workers in this process, a
 //! generator of order lifecycles, and a live view. `--bootstrap-servers` (with
-//! `--command-config` for a secured one) runs the same against a real cluster.
+//! `--command-config` for a secured one) runs the same against a real cluster. The HTTP
+//! gateway ([`crate::gateway`]) runs beside them on `--gateway-addr`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -68,6 +69,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!("  try: kcat -b {bootstrap} -L    kcat -b {bootstrap} -C -t orders.status -o end");
     println!("  topics: {}", topics.join(", "));
     println!("  metrics: http://{}/metrics", args.http_addr);
+    println!(
+        "  gateway: http://{}/v1/orders/events (the API: http://{}/openapi.json)",
+        args.gateway_addr, args.gateway_addr
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = move || {
@@ -95,6 +100,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     start!(order_status::OrderStatusWorker);
     start!(notifier::Notifier);
     start!(risk_scorer::RiskScorer);
+
+    let gateway = tokio::spawn(crate::gateway::serve(
+        gateway_args(&connection, args.gateway_addr)?,
+        stop(),
+    ));
 
     let router = http::router(prometheus(), statuses.clone());
     let server = http::serve(args.http_addr, router, stop()).await?;
@@ -127,6 +137,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     }
     let _ = server.await;
+    match tokio::time::timeout(Duration::from_secs(25), gateway).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => failures.push(format!("gateway: {error:#}")),
+        Ok(Err(error)) => failures.push(format!("gateway: {error}")),
+        Err(_) => failures.push("gateway: did not stop in time".into()),
+    }
     for status in &statuses {
         let s = status.snapshot();
         println!(
@@ -144,6 +160,21 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 }
 
 /// Logs go to a file while the view owns the terminal, to stderr otherwise.
+/// The flags of the dev stack's gateway: the workers' connection, `addr`.
+fn gateway_args(
+    connection: &[String],
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<crate::cli::GatewayArgs> {
+    use clap::Parser;
+    let mut flags = vec!["orderflow".to_owned(), "gateway".to_owned()];
+    flags.extend(connection.iter().cloned());
+    flags.extend(["--listen".to_owned(), addr.to_string()]);
+    match crate::cli::Cli::try_parse_from(flags)?.command {
+        crate::cli::Command::Gateway(args) => Ok(*args),
+        other => unreachable!("parsed as {other:?}"),
+    }
+}
+
 fn configure_logs() -> anyhow::Result<Option<String>> {
     if std::io::IsTerminal::is_terminal(&std::io::stdout())
         && std::env::var_os("ORDERFLOW_DEV_LOG_STDERR").is_none()

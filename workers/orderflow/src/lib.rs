@@ -3,6 +3,7 @@
 //! - [`dev`] and [`view`]: the local dev stack and its live terminal view;
 //! - [`lifecycle`] and [`loadgen`]: realistic order lifecycles and the load generator;
 //! - [`tail`], [`produce`]: read any topic as JSON, write events from JSON;
+//! - [`gateway`]: the same writing over HTTP, for services that do not speak Kafka;
 //! - [`topics`]: create and describe the pipeline's topics;
 //! - [`dlq`]: inspect and replay dead letters;
 //! - [`groups`]: list and describe consumer groups, reset their offsets;
@@ -12,6 +13,7 @@
 pub mod cli;
 pub mod dev;
 pub mod dlq;
+pub mod gateway;
 pub mod groups;
 pub mod lifecycle;
 pub mod loadgen;
@@ -51,6 +53,17 @@ pub fn main() -> ExitCode {
             init_logging(args.log_format);
             let result = runtime.block_on(passthrough(*args));
             orderflow_runtime::worker::exit_code("orderflow passthrough", &result)
+        }
+        Command::Gateway(args) => {
+            init_logging(args.log_format);
+            match runtime.block_on(gateway::run(*args)) {
+                Ok(()) => 0,
+                Err(error) => {
+                    tracing::error!("{}", error_text(&error));
+                    eprintln!("orderflow gateway: {}", error_text(&error));
+                    1
+                }
+            }
         }
         command => {
             if !matches!(command, Command::Dev(_)) {
@@ -111,7 +124,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Groups(command) => groups::run(command).await,
         Command::Schemas(args) => schemas::run(args),
         Command::Verify(args) => verify::run(args).await,
-        Command::Passthrough(_) => unreachable!("handled in main"),
+        Command::Passthrough(_) | Command::Gateway(_) => unreachable!("handled in main"),
     }
 }
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use orderflow_events::contract::{WriterSchema, catalogue, newest};
+use orderflow_events::json_form::JsonError;
 use orderflow_events::{Codec, SchemaRef};
 use orderflow_kafka_bytes::headers::{RecordHeader, to_kafka};
 use orderflow_runtime::send;
@@ -161,6 +162,32 @@ impl DefaultSchema {
     }
 }
 
+impl DefaultSchema {
+    /// The schema and its header on `topic` (found on first use: a registry lookup in
+    /// Confluent format); `None` without a schema.
+    pub async fn resolve(
+        &mut self,
+        codec: &Codec,
+        topic: &str,
+    ) -> anyhow::Result<Option<(SchemaRef, &WriterSchema)>> {
+        let DefaultSchema { writer, header } = self;
+        let Some(writer) = writer.as_ref() else {
+            return Ok(None);
+        };
+        let header = match header {
+            Some(header) => *header,
+            None => {
+                let found = codec
+                    .header_for_writer(topic, writer)
+                    .await
+                    .with_context(|| format!("finding the schema id of {}", writer.full_name))?;
+                *header.insert(found)
+            }
+        };
+        Ok(Some((header, writer)))
+    }
+}
+
 /// Validates and encodes every event; the errors of every bad event otherwise.
 pub async fn encode_events(
     codec: &Codec,
@@ -227,24 +254,40 @@ async fn encode_value(
     value: &Json,
     path: &str,
 ) -> anyhow::Result<Result<Vec<u8>, String>> {
-    let Some(writer) = &default.writer else {
+    let Some((header, writer)) = default.resolve(codec, topic).await? else {
         anyhow::bail!(
             "topic {topic} has no default schema and event {number} names none: give \
              --schema, one of {}",
             schema_names().join(", ")
         );
     };
-    let header = match default.header {
-        Some(header) => header,
-        None => {
-            let header = codec
-                .header_for_writer(topic, writer)
-                .await
-                .with_context(|| format!("finding the schema id of {}", writer.full_name))?;
-            *default.header.insert(header)
-        }
-    };
     Ok(encode_with(codec, header, writer, number, value, path))
+}
+
+/// One bare event (no record around it) checked against `writer` and encoded, keyed by
+/// the string at `key_field`; the first problem otherwise, with the path of its field.
+/// The gateway's way in: it wants the field path apart from the message.
+pub fn encode_bare(
+    codec: &Codec,
+    header: SchemaRef,
+    writer: &WriterSchema,
+    event: &Json,
+    key_field: &str,
+) -> Result<Encoded, JsonError> {
+    let value = codec.encode_json(header, writer, event)?;
+    // The schema decides the key field's type; a key field the schema does not have
+    // (or makes optional) is named here.
+    match key_of(0, event, key_field) {
+        Ok(key) => Ok(Encoded {
+            key: Some(key.into_bytes()),
+            value: Some(value),
+            headers: Vec::new(),
+        }),
+        Err(_) => Err(JsonError {
+            path: key_field.to_owned(),
+            message: "the record key: a string is required".into(),
+        }),
+    }
 }
 
 fn encode_with(
