@@ -95,6 +95,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     start!(order_status::OrderStatusWorker);
     start!(notifier::Notifier);
     start!(risk_scorer::RiskScorer);
+    start!(order_saga::OrderSaga);
 
     let router = http::router(prometheus(), statuses.clone());
     let server = http::serve(args.http_addr, router, stop()).await?;
