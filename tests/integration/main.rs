@@ -13,4 +13,5 @@ mod records;
 mod registry;
 mod resolution;
 mod runtime;
+mod saga;
 mod verifier;
