@@ -1,5 +1,5 @@
 //! `orderflow dev` (what `make run` starts): an embedded Kafka-protocol broker
-//! (librdkafka's mock cluster), the topics, all four workers in this process, a
+//! (librdkafka's mock cluster), the topics, all five workers in this process, a
 //! generator of order lifecycles, and a live view. `--bootstrap-servers` (with
 //! `--command-config` for a secured one) runs the same against a real cluster.
 
