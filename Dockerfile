@@ -1,5 +1,5 @@
 # One image with every orderflow binary in /usr/local/bin:
-#   order-validator, order-status, notifier, risk-scorer (the workers) and
+#   order-validator, order-status, notifier, risk-scorer, order-saga (the workers) and
 #   orderflow (operator CLI, e.g. `orderflow topics ensure`).
 # Each Kubernetes Deployment picks its worker with `command: [<worker>]`.
 #
@@ -47,9 +47,9 @@ RUN --mount=type=cache,id=orderflow-cargo-registry,target=/usr/local/cargo/regis
     --mount=type=cache,id=orderflow-cargo-git,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,id=orderflow-target,target=/src/target,sharing=locked \
     cargo build --release --locked --bins \
-      -p order-validator -p order-status -p notifier -p risk-scorer -p orderflow \
+      -p order-validator -p order-status -p notifier -p risk-scorer -p order-saga -p orderflow \
  && mkdir -p /out \
- && for bin in order-validator order-status notifier risk-scorer orderflow; do \
+ && for bin in order-validator order-status notifier risk-scorer order-saga orderflow; do \
       objcopy --strip-debug "target/release/$bin" "/out/$bin" || exit 1; \
     done
 
@@ -70,7 +70,7 @@ COPY --from=build /out/ /usr/local/bin/
 # Fail the build, not the first pod, if a shared library is missing, and
 # check that every binary starts.
 RUN set -e; \
-    for bin in order-validator order-status notifier risk-scorer orderflow; do \
+    for bin in order-validator order-status notifier risk-scorer order-saga orderflow; do \
       if ldd "/usr/local/bin/$bin" | grep -q 'not found'; then \
         ldd "/usr/local/bin/$bin"; exit 1; \
       fi; \

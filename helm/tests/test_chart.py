@@ -38,6 +38,7 @@ WORKERS = {
     "order-status": ("orders.lifecycle", "orders.status", "order-status", "order-status.dlq"),
     "notifier": ("orders.lifecycle", "notifications.requested", "notifier", "notifier.dlq"),
     "risk-scorer": ("orders.lifecycle", "orders.risk", "risk-scorer", "risk-scorer.dlq"),
+    "order-saga": ("orders.lifecycle", "orders.commands", "order-saga", "order-saga.dlq"),
 }
 
 CREDENTIAL_ENV = {
@@ -867,7 +868,7 @@ def long_release_names_keep_worker_suffix():
     proc = subprocess.run([helm_binary(), "template", "a" * 53, str(CHART)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     names = [d["metadata"]["name"] for d in yaml.safe_load_all(proc.stdout) if d and d["kind"] == "Deployment"]
-    assert len(names) == 4 and len(set(names)) == 4, names
+    assert len(names) == len(WORKERS) and len(set(names)) == len(WORKERS), names
     for n in names:
         assert len(n) <= 63 and any(n.endswith("-" + w) for w in WORKERS), n
 

@@ -1,9 +1,9 @@
-//! The acceptance test of the four workers, judged from outside Rust.
+//! The acceptance test of the five workers, judged from outside Rust.
 //!
 //! `tests/python/e2e.py` writes realistic order lifecycles to the input topic the way a
 //! Python service would (confluent-kafka and fastavro, OrderEvent v2 and some v1), and
 //! computes from the workers' documented rules every derived event they must write.
-//! The four worker binaries then run as separate processes with exactly-once, and the
+//! The five worker binaries then run as separate processes with exactly-once, and the
 //! same script reads their output topics read_committed and compares: every expected
 //! event exactly once, with the expected fields, and nothing else.
 
@@ -23,11 +23,12 @@ const REGISTRY_ORDERS: usize = 300;
 const INPUT_PARTITIONS: i32 = 6;
 
 /// Each worker and the name `e2e.py verify --topics` knows its output by.
-const WORKERS: [(&str, &str); 4] = [
+const WORKERS: [(&str, &str); 5] = [
     ("order-validator", "validation"),
     ("order-status", "status"),
     ("notifier", "notifier"),
     ("risk-scorer", "risk"),
+    ("order-saga", "saga"),
 ];
 
 /// One worker of the run: its topics, group and metrics address.
@@ -48,7 +49,7 @@ struct Run {
 }
 
 #[orderflow_tests::test(timeout = 900)]
-async fn four_workers_turn_python_written_lifecycles_into_the_expected_derived_events() {
+async fn every_worker_turns_python_written_lifecycles_into_the_expected_outputs() {
     let orders = std::env::var("ORDERFLOW_E2E_ORDERS")
         .ok()
         .map(|n| n.parse().expect("ORDERFLOW_E2E_ORDERS is a number"))
@@ -62,7 +63,7 @@ async fn four_workers_turn_python_written_lifecycles_into_the_expected_derived_e
 }
 
 #[orderflow_tests::test(timeout = 900)]
-async fn four_workers_read_and_write_confluent_framing_through_the_schema_registry() {
+async fn every_worker_reads_and_writes_confluent_framing_through_the_schema_registry() {
     run(Run {
         orders: REGISTRY_ORDERS,
         seed: 4_242,
@@ -155,7 +156,7 @@ async fn run(run: Run) {
     }
     println!("dead letters per worker: {dead_letters:?}");
     println!(
-        "{} orders: produced in {produce_time:.1?}, all four workers verified after \
+        "{} orders: produced in {produce_time:.1?}, all five workers verified after \
          {total_time:.1?}",
         run.orders
     );

@@ -15,10 +15,10 @@ use orderflow_events::fingerprint::{canonical_form, fingerprint};
 use orderflow_events::registry::RegistrySettings;
 use orderflow_events::{
     Address, Codec, CodecSettings, LineItem, NotificationChannel, NotificationRequested,
-    OrderCancelled, OrderDelivered, OrderEvent, OrderPlaced, OrderRejected, OrderRiskAssessed,
-    OrderShipped, OrderStatus, OrderStatusChanged, OrderValidated, OrderValidation, Payload,
-    PaymentAuthorized, PaymentFailed, RejectionReason, RiskDecision, RiskSignal, SalesChannel,
-    SchemaRef, ValidationResult, WireFormat, sample,
+    OrderCancelled, OrderCommand, OrderDelivered, OrderEvent, OrderPlaced, OrderRejected,
+    OrderRiskAssessed, OrderShipped, OrderStatus, OrderStatusChanged, OrderValidated,
+    OrderValidation, Payload, PaymentAuthorized, PaymentFailed, RejectionReason, RiskDecision,
+    RiskSignal, SalesChannel, SchemaRef, ValidationResult, WireFormat, sample,
 };
 use orderflow_tests::cluster::repo_root;
 use orderflow_tests::{python, registry_url, unique};
@@ -324,6 +324,7 @@ async fn fastavro_and_the_rust_codec_agree_on_every_schema_fingerprint() {
             "OrderRiskAssessed",
             OrderRiskAssessed::contract().fingerprint,
         ),
+        ("OrderCommand", OrderCommand::contract().fingerprint),
     ] {
         let newest = python
             .as_object()

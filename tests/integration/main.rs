@@ -14,4 +14,5 @@ mod records;
 mod registry;
 mod resolution;
 mod runtime;
+mod saga;
 mod verifier;

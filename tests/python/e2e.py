@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end acceptance check of the four orderflow workers, from outside Rust.
+"""End-to-end acceptance check of the five orderflow workers, from outside Rust.
 
     e2e.py produce --bootstrap B --topic T --orders N --seed S --expected FILE
                    [--format single-object|confluent --registry URL]
@@ -10,7 +10,7 @@
         the documented rules.
 
     e2e.py verify --bootstrap B --expected FILE
-                  --topics validation=T1,status=T2,notifier=T3,risk=T4
+                  --topics validation=T1,status=T2,notifier=T3,risk=T4,saga=T5
                   [--registry URL] [--timeout 120]
         Reads every output topic read_committed, decodes each record (single-object
         through the fingerprints of schemas/, Confluent through the registry) and
@@ -35,9 +35,12 @@ TOPIC_WORKER = {
     "status": oracle.STATUS,
     "notifier": oracle.NOTIFIER,
     "risk": oracle.RISK,
+    "saga": oracle.SAGA,
 }
 EXAMPLES = 5
 LINEAGE_FIELDS = ("event_id", "causation_id", "order_id", "worker", "worker_version", "customer_id")
+# A command's lineage: its id and time have their own names, and it names no customer.
+COMMAND_FIELDS = ("command_id", "causation_id", "order_id", "worker", "worker_version")
 
 
 def log(message):
@@ -91,7 +94,7 @@ def produce(args):
         source = {"payload": kind, "writer": schemas[version].relative_path}
         for worker, outputs in oracle.expected_outputs(event, now).items():
             for output in outputs:
-                expected[worker][output["event_id"]] = dict(output, _source=source)
+                expected[worker][oracle.output_id(output)] = dict(output, _source=source)
         value = encode(event, version)
         while True:
             try:
@@ -130,11 +133,15 @@ def produce(args):
 def observed(worker, record):
     """The fields of a decoded derived event that the oracle predicts, in its shape,
     plus the problems with fields it does not predict."""
-    out = {k: record.get(k) for k in LINEAGE_FIELDS}
+    command = worker == oracle.SAGA
+    out = {k: record.get(k) for k in (COMMAND_FIELDS if command else LINEAGE_FIELDS)}
     problems = []
-    if not isinstance(record.get("produced_at"), int) or record["produced_at"] <= 0:
-        problems.append(f"produced_at {record.get('produced_at')!r}")
-    if worker == oracle.STATUS:
+    time_field = "issued_at" if command else "produced_at"
+    if not isinstance(record.get(time_field), int) or record[time_field] <= 0:
+        problems.append(f"{time_field} {record.get(time_field)!r}")
+    if command:
+        out["command"] = record["command"]
+    elif worker == oracle.STATUS:
         out.update(status=record["status"], occurred_at=record["occurred_at"])
     elif worker == oracle.NOTIFIER:
         for field in ("channel", "recipient", "template", "parameters"):
@@ -239,7 +246,7 @@ class TopicCheck:
         except Exception as error:  # any undecodable record is a finding, not a crash
             self.unexpected.append({"at": where, "error": f"undecodable: {error}"})
             return
-        event_id = record.get("event_id")
+        event_id = record.get("command_id" if self.worker == oracle.SAGA else "event_id")
         want = self.expected.get(event_id)
         if want is None:
             self.unexpected.append({"at": where, "record": record})

@@ -1,4 +1,4 @@
-"""What the four workers must derive from one OrderEvent, written from their documented
+"""What the five workers must derive from one OrderEvent, written from their documented
 rules (the module docs and rules-file defaults of each worker crate, and the field docs
 of the .avsc files), not from their code.
 
@@ -6,7 +6,8 @@ Every function takes an event in the plain JSON shape of `avro_wire` (payload as
 `{"OrderPlaced": {...}}`) and returns the expected derived events, keyed by their
 deterministic event id. Fields the documentation leaves free (`produced_at`, the
 human-readable `message` and `detail` texts) are not predicted; the verifier checks
-they are present instead.
+they are present instead. order-saga writes commands, not derived events: their id is
+`command_id` and their time `issued_at` (`output_id` gives the id of either).
 """
 
 import unicodedata
@@ -22,11 +23,18 @@ VALIDATOR = "order-validator"
 STATUS = "order-status"
 NOTIFIER = "notifier"
 RISK = "risk-scorer"
-WORKERS = (VALIDATOR, STATUS, NOTIFIER, RISK)
+SAGA = "order-saga"
+WORKERS = (VALIDATOR, STATUS, NOTIFIER, RISK, SAGA)
 
 
 def derived_event_id(worker, source_event_id, index=0):
     return str(uuid.uuid5(DERIVED_ID_NAMESPACE, f"{worker}\x1f{source_event_id}\x1f{index}"))
+
+
+def output_id(output):
+    """The deterministic id of an expected output: a derived event's event_id, or a
+    command's command_id."""
+    return output["event_id"] if "event_id" in output else output["command_id"]
 
 
 def payload_of(event):
@@ -53,6 +61,7 @@ def expected_outputs(event, now_ms):
         STATUS: status_outputs(event),
         NOTIFIER: notifier_outputs(event),
         RISK: risk_outputs(event),
+        SAGA: saga_outputs(event),
     }
 
 
@@ -391,3 +400,44 @@ def risk_outputs(event):
     out = lineage(RISK, event)
     out.update(score=score, decision=decision, signals=signals)
     return [out]
+
+
+# ---- order-saga: commands for the outcomes that need one, with its default rules. ------
+
+# The default cancel_reason template, "payment_failed:{reason_code}".
+CANCEL_REASON = "payment_failed:{reason_code}"
+# The default min_refund_amount: a refund of zero or less is never issued.
+MIN_REFUND_AMOUNT = 1
+
+
+def saga_outputs(event):
+    kind, body = payload_of(event)
+    if kind == "PaymentFailed":
+        command = {"CancelOrder": {
+            "payment_id": body["payment_id"],
+            "reason_code": body["reason_code"],
+            "reason": CANCEL_REASON.format(reason_code=body["reason_code"]),
+        }}
+    elif kind == "OrderCancelled" and body["refund_amount"] >= MIN_REFUND_AMOUNT:
+        # OrderCancelled carries no currency: the command leaves it null.
+        command = {"RefundPayment": {
+            "amount": body["refund_amount"],
+            "currency": None,
+            "reason": body["reason"],
+        }}
+    elif kind == "OrderDelivered":
+        command = {"CloseOrder": {
+            "delivered_at": event["occurred_at"],
+            "signed_by": body["signed_by"],
+        }}
+    else:
+        return []
+    return [{
+        "command_id": derived_event_id(SAGA, event["event_id"]),
+        "causation_id": event["event_id"],
+        "order_id": event["order_id"],
+        "key": event["order_id"],
+        "worker": SAGA,
+        "worker_version": WORKER_VERSION,
+        "command": command,
+    }]

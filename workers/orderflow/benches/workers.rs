@@ -45,6 +45,14 @@ fn workers(c: &mut Criterion) {
     bench::<notifier::Notifier>(c, &placed, "order_placed_10_items");
     bench::<notifier::Notifier>(c, &shipped, "order_shipped");
     bench::<order_status::OrderStatusWorker>(c, &shipped, "order_shipped");
+    let failed = sample::with_payload(
+        &placed,
+        Payload::PaymentFailed(orderflow_events::PaymentFailed {
+            payment_id: "pay-1".into(),
+            reason_code: "card_declined".into(),
+        }),
+    );
+    bench::<order_saga::OrderSaga>(c, &failed, "payment_failed");
 }
 
 criterion_group!(benches, workers);

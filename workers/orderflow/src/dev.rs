@@ -1,5 +1,5 @@
 //! `orderflow dev` (what `make run` starts): an embedded Kafka-protocol broker
-//! (librdkafka's mock cluster), the topics, all four workers in this process, a
+//! (librdkafka's mock cluster), the topics, all five workers in this process, a
 //! generator of order lifecycles, and a live view. `--bootstrap-servers` (with
 //! `--command-config` for a secured one) runs the same against a real cluster. The HTTP
 //! gateway ([`crate::gateway`]) runs beside them on `--gateway-addr`.
@@ -100,6 +100,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     start!(order_status::OrderStatusWorker);
     start!(notifier::Notifier);
     start!(risk_scorer::RiskScorer);
+    start!(order_saga::OrderSaga);
 
     let gateway = tokio::spawn(crate::gateway::serve(
         gateway_args(&connection, args.gateway_addr)?,

@@ -25,7 +25,7 @@ impl WorkerTopics {
 }
 
 /// Every worker, in pipeline order.
-pub const WORKERS: [WorkerTopics; 4] = [
+pub const WORKERS: [WorkerTopics; 5] = [
     WorkerTopics {
         worker: OrderValidator::NAME,
         output: OrderValidator::OUTPUT_TOPIC,
@@ -41,6 +41,10 @@ pub const WORKERS: [WorkerTopics; 4] = [
     WorkerTopics {
         worker: risk_scorer::RiskScorer::NAME,
         output: risk_scorer::RiskScorer::OUTPUT_TOPIC,
+    },
+    WorkerTopics {
+        worker: order_saga::OrderSaga::NAME,
+        output: order_saga::OrderSaga::OUTPUT_TOPIC,
     },
 ];
 
@@ -62,6 +66,7 @@ pub fn schema_of(topic: &str) -> Option<&'static str> {
         "orders.status" => Some("OrderStatusChanged"),
         "notifications.requested" => Some("NotificationRequested"),
         "orders.risk" => Some("OrderRiskAssessed"),
+        "orders.commands" => Some("OrderCommand"),
         _ => None,
     }
 }

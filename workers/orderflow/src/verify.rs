@@ -6,7 +6,8 @@
 //!
 //! Which inputs must produce an output depends on the worker: order-status answers
 //! every event, order-validator and risk-scorer every `OrderPlaced`, notifier every
-//! event but `PaymentAuthorized`. An input that does not decode must be in the
+//! event but `PaymentAuthorized`, order-saga (with its default rules) every
+//! `PaymentFailed`, `OrderDelivered`, and `OrderCancelled` with a refund above zero. An input that does not decode must be in the
 //! dead-letter topic exactly once (matched by its provenance headers).
 
 use std::collections::{BTreeMap, HashMap};
@@ -114,6 +115,11 @@ pub fn expects_output(worker: &str, payload: &Payload) -> bool {
     match worker {
         "order-validator" | "risk-scorer" => matches!(payload, Payload::OrderPlaced(_)),
         "notifier" => !matches!(payload, Payload::PaymentAuthorized(_)),
+        "order-saga" => match payload {
+            Payload::PaymentFailed(_) | Payload::OrderDelivered(_) => true,
+            Payload::OrderCancelled(cancelled) => cancelled.refund_amount > 0,
+            _ => false,
+        },
         _ => true,
     }
 }
@@ -399,4 +405,68 @@ pub async fn read_all(
         Ok(out)
     })
     .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use orderflow_events::{
+        OrderCancelled, OrderDelivered, OrderShipped, PaymentAuthorized, PaymentFailed, sample,
+    };
+    use orderflow_runtime::{Input, Outcome, Processor};
+
+    use super::*;
+
+    /// `expects_output` is written by hand; the saga's own processor with its default
+    /// rules is the reference it must agree with.
+    #[test]
+    fn order_saga_expectations_follow_its_default_rules() {
+        let saga = order_saga::OrderSaga::new(Default::default()).unwrap();
+        let placed = sample::order_placed(1);
+        let cancelled = |refund_amount| {
+            Payload::OrderCancelled(OrderCancelled {
+                reason: "customer_request".into(),
+                refund_amount,
+            })
+        };
+        for payload in [
+            placed.payload.clone(),
+            Payload::PaymentAuthorized(PaymentAuthorized {
+                payment_id: "p".into(),
+                amount: 1,
+                currency: "EUR".into(),
+                method: "card".into(),
+            }),
+            Payload::PaymentFailed(PaymentFailed {
+                payment_id: "p".into(),
+                reason_code: "declined".into(),
+            }),
+            Payload::OrderShipped(OrderShipped {
+                carrier: "DHL".into(),
+                tracking_number: "1".into(),
+            }),
+            Payload::OrderDelivered(OrderDelivered { signed_by: None }),
+            cancelled(0),
+            cancelled(-1),
+            cancelled(1),
+        ] {
+            let event = sample::with_payload(&placed, payload);
+            let input = Input {
+                event: &event,
+                topic: "orders.lifecycle",
+                partition: 0,
+                offset: 0,
+                timestamp: None,
+                key: None,
+                headers: &[],
+                now: 0,
+            };
+            let issues = matches!(saga.process(&input), Ok(Outcome::Emit(_)));
+            assert_eq!(
+                expects_output("order-saga", &event.payload),
+                issues,
+                "{:?}",
+                event.payload
+            );
+        }
+    }
 }

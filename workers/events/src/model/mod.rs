@@ -1,8 +1,10 @@
 //! Rust types of every event, each bound to its schema folder under `schemas/`.
 
+mod command;
 mod derived;
 mod order_event;
 
+pub use command::*;
 pub use derived::*;
 pub use order_event::*;
 
@@ -11,6 +13,7 @@ crate::record!(OrderValidation, "OrderValidation");
 crate::record!(OrderStatusChanged, "OrderStatusChanged");
 crate::record!(NotificationRequested, "NotificationRequested");
 crate::record!(OrderRiskAssessed, "OrderRiskAssessed");
+crate::record!(OrderCommand, "OrderCommand");
 
 #[cfg(test)]
 mod tests {
@@ -28,6 +31,7 @@ mod tests {
             Contract::bind::<OrderStatusChanged>(),
             Contract::bind::<NotificationRequested>(),
             Contract::bind::<OrderRiskAssessed>(),
+            Contract::bind::<OrderCommand>(),
         ] {
             if let Err(error) = result {
                 panic!("{error}");
