@@ -129,6 +129,12 @@ def dep_name(worker: str) -> str:
     return f"{RELEASE}-{worker}"
 
 
+def worker_deployments(r) -> list:
+    """The workers' Deployments, without the HTTP gateway's."""
+    return [d for d in r.of("Deployment")
+            if d["metadata"]["labels"].get("app.kubernetes.io/component") != "gateway"]
+
+
 def container(dep: dict) -> dict:
     containers = dep["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1, f"{dep['metadata']['name']}: expected one container, got {len(containers)}"
@@ -291,7 +297,7 @@ def gateway_values_are_checked():
 @test
 def probes_on_every_worker():
     for r in (render(), production()):
-        for dep in r.of("Deployment"):
+        for dep in worker_deployments(r):
             c = container(dep)
             name = dep["metadata"]["name"]
             ports = {p["name"]: p["containerPort"] for p in c.get("ports") or []}
@@ -419,7 +425,7 @@ def keda_on_means_no_replicas_and_scaledobject_per_worker():
     r = production()
     sos = {so["spec"]["scaleTargetRef"]["name"]: so for so in r.of("ScaledObject")}
     assert set(sos) == {dep_name(w) for w in WORKERS}, sorted(sos)
-    for dep in r.of("Deployment"):
+    for dep in worker_deployments(r):
         name = dep["metadata"]["name"]
         assert "replicas" not in dep["spec"], f"{name}: replicas set although KEDA owns it"
         c = container(dep)
@@ -516,7 +522,7 @@ def network_policy_opens_only_the_http_port():
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}], rule
     assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
     # The selector matches the worker pods and not the topics Job's or the test Pod.
-    for dep in r.of("Deployment"):
+    for dep in worker_deployments(r):
         labels = dep["spec"]["template"]["metadata"]["labels"]
         assert all(labels.get(k) == v for k, v in spec["podSelector"]["matchLabels"].items())
         assert labels["app.kubernetes.io/component"] in spec["podSelector"]["matchExpressions"][0]["values"]
@@ -595,7 +601,7 @@ def disabled_worker_renders_nothing():
 @test
 def termination_grace_exceeds_shutdown_deadline():
     for r in (render(), production()):
-        for dep in r.of("Deployment"):
+        for dep in worker_deployments(r):
             spec = dep["spec"]["template"]["spec"]
             deadline = int(env_value(r, container(dep), "ORDERFLOW_SHUTDOWN_TIMEOUT_SECS"))
             assert spec["terminationGracePeriodSeconds"] > deadline, \
@@ -743,7 +749,7 @@ def podmonitor_scrapes_metrics_on_http():
     sel = pm["spec"]["selector"]
     values = set(sel["matchExpressions"][0]["values"])
     assert values == set(WORKERS), values
-    for dep in r.of("Deployment"):
+    for dep in worker_deployments(r):
         labels = dep["spec"]["template"]["metadata"]["labels"]
         assert all(labels.get(k) == v for k, v in sel["matchLabels"].items())
         assert labels["app.kubernetes.io/component"] in values

@@ -189,6 +189,12 @@ class Profile:
         items = self.kube.get(f"/apis/apps/v1/namespaces/{self.ns}/deployments")["items"]
         return {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in items}
 
+    def worker_deployments(self) -> dict[str, dict]:
+        """The workers' Deployments (rolled by a checksum of their config), without the gateway's."""
+        deployments = self.deployments()
+        deployments.pop("gateway", None)
+        return deployments
+
     # ---------------------------------------------------------------- steps
 
     def setup(self) -> None:
@@ -201,9 +207,11 @@ class Profile:
         # The Secrets a profile references, created first as its header says.
         for secret in filter(None, [self.values["kafka"]["sasl"]["existingSecret"],
                                     self.values["kafka"]["tls"]["existingSecret"],
-                                    self.values["schemaRegistry"]["existingSecret"]]):
+                                    self.values["schemaRegistry"]["existingSecret"],
+                                    self.values["gateway"]["auth"]["existingSecret"]]):
             self.kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret},
-                              "stringData": {"username": "orderflow", "password": "not-a-secret", "ca.crt": "test"}},
+                              "stringData": {"username": "orderflow", "password": "not-a-secret", "ca.crt": "test",
+                                             "token": "not-a-secret"}},
                              self.ns)
         self.before = self.kube.namespace_objects(self.ns)
         proc = subprocess.run(self.helm_args("template", RELEASE, str(CHART)), capture_output=True, text=True,
@@ -256,6 +264,11 @@ class Profile:
             note(f"      {kind} defaulted: {', '.join(shown)}")
         workers = self.workers()
         deployments = self.deployments()
+        gateway = deployments.pop("gateway", None)
+        assert (gateway is not None) == self.values["gateway"]["enabled"], sorted(deployments)
+        if gateway is not None:
+            spec = gateway["spec"]["template"]["spec"]
+            check_pod_security(spec, spec["containers"][0], f"Deployment/{gateway['metadata']['name']}")
         assert set(deployments) == set(workers), sorted(deployments)
         for name, dep in deployments.items():
             w, what = workers[name], f"Deployment/{dep['metadata']['name']}"
@@ -289,23 +302,23 @@ class Profile:
                 f" lagThreshold {trigger['metadata']['lagThreshold']}, replicas {s['minReplicaCount']}..{s['maxReplicaCount']}")
 
     def upgrade(self) -> None:
-        before = self.deployments()
+        before = self.worker_deployments()
         # What KEDA's HPA would do: scale a worker it manages.
         scaled_by_keda = {name: w["keda"]["minReplicaCount"] + 1 for name, w in self.workers().items() if w["keda"]["enabled"]}
         for name, replicas in scaled_by_keda.items():
             self.kube.merge_patch(f"/apis/apps/v1/namespaces/{self.ns}/deployments/{before[name]['metadata']['name']}/scale",
                                   {"spec": {"replicas": replicas}})
-        before = self.deployments()
+        before = self.worker_deployments()
         same = self.run_helm(self.helm_args("upgrade", RELEASE, str(CHART), "--timeout", HELM_TIMEOUT), self.complete_hook_jobs)
         self.check_quiet(same)
-        for name, dep in self.deployments().items():
+        for name, dep in self.worker_deployments().items():
             assert dep["metadata"]["generation"] == before[name]["metadata"]["generation"], \
                 f"{name}: an upgrade with the same values rolled the pods"
         changed = self.run_helm(self.helm_args("upgrade", RELEASE, str(CHART), "--timeout", HELM_TIMEOUT,
                                                "--set", "logging.format=pretty"), self.complete_hook_jobs)
         self.show(changed)
         self.check_quiet(changed)
-        after = self.deployments()
+        after = self.worker_deployments()
         for name, dep in after.items():
             old = before[name]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
             new = dep["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
