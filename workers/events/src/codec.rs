@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 
 use crate::contract::{Record, WriterSchema};
 use crate::error::CodecError;
-use crate::json_form::{JsonDatum, JsonError};
+use crate::json_form::JsonError;
 use crate::registry::{RegistryClient, RegistrySettings};
 use crate::store::{SchemaRegistration, SchemaStore};
 use crate::wire::{self, SchemaRef, WireFormat};
@@ -163,7 +163,8 @@ impl Codec {
         self.check_size(bytes)?;
         let (schema, datum) = wire::split(bytes)?;
         let writer = self.writer_schema(schema).await?;
-        let json = JsonDatum::new(writer.schema)
+        let json = writer
+            .json_form()
             .map_err(CodecError::Malformed)?
             .to_json(datum)
             .map_err(|e| CodecError::Malformed(e.to_string()))?;
@@ -178,7 +179,7 @@ impl Codec {
         writer: &WriterSchema,
         json: &Json,
     ) -> Result<Vec<u8>, JsonError> {
-        let form = JsonDatum::new(writer.schema).map_err(|message| JsonError {
+        let form = writer.json_form().map_err(|message| JsonError {
             path: String::new(),
             message,
         })?;

@@ -26,6 +26,7 @@ use crate::datum;
 use crate::error::CodecError;
 use crate::evolution::SchemaFile;
 use crate::fingerprint;
+use crate::json_form::JsonDatum;
 use crate::resolve::Resolver;
 
 /// One schema file: `schemas/<name>/v<version>.avsc`.
@@ -221,6 +222,8 @@ pub struct WriterSchema {
     pub fingerprint: u64,
     /// Full name of the top-level type, when it is named.
     pub full_name: String,
+    /// The transcoder to and from the JSON form, prepared on first use.
+    form: OnceLock<Result<JsonDatum<'static>, String>>,
 }
 
 impl WriterSchema {
@@ -234,7 +237,16 @@ impl WriterSchema {
             json: json.into(),
             fingerprint,
             full_name,
+            form: OnceLock::new(),
         })
+    }
+
+    /// The transcoder between data of this schema and its JSON form, prepared once.
+    pub fn json_form(&self) -> Result<&JsonDatum<'static>, String> {
+        self.form
+            .get_or_init(|| JsonDatum::new(self.schema))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
