@@ -105,7 +105,10 @@ read -r -a workloads < <("$python" scripts/chart-run.py --image "$image" --netwo
 [[ " ${workloads[*]} " == *" topics "* ]] || fail "the chart rendered no topics Job"
 workers=()
 for workload in "${workloads[@]}"; do [ "$workload" = topics ] || workers+=("$workload"); done
-[ "${#workers[@]}" = 4 ] || fail "expected 4 worker Deployments, the chart rendered: ${workers[*]}"
+expected=$("$python" -c 'import sys, yaml; print(" ".join(sorted(yaml.safe_load(open(sys.argv[1]))["workers"])))' \
+  helm/orderflow/values.yaml)
+[ "$(printf '%s\n' "${workers[@]}" | sort | xargs)" = "$expected" ] ||
+  fail "expected a Deployment for each worker in the chart's values ($expected), the chart rendered: ${workers[*]}"
 
 pod_args() { mapfile -d '' -t args <"$work/pods/$1.args"; }
 
