@@ -15,4 +15,5 @@ mod registry;
 mod resolution;
 mod runtime;
 mod saga;
+mod users;
 mod verifier;

@@ -334,6 +334,19 @@ impl Kafka {
         .expect("reader thread")
     }
 
+    /// End offsets (high watermarks) of `topic`, by partition.
+    pub fn end_offsets(&self, topic: &str, partitions: i32) -> HashMap<i32, i64> {
+        let consumer: BaseConsumer = self.settings().create(&[]).expect("offsets client");
+        (0..partitions)
+            .map(|partition| {
+                let (_, high) = consumer
+                    .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                    .expect("watermarks");
+                (partition, high)
+            })
+            .collect()
+    }
+
     /// Committed offsets of `group` for `topic`, by partition.
     pub fn committed(&self, group: &str, topic: &str, partitions: i32) -> HashMap<i32, i64> {
         let consumer: BaseConsumer = self

@@ -53,3 +53,37 @@ pub fn with_payload(event: &OrderEvent, payload: Payload) -> OrderEvent {
         ..event.clone()
     }
 }
+
+/// A `UserEvent` of user `cus-42` (the customer of [`order_placed`]) with `payload`.
+pub fn user_event(payload: UserPayload) -> UserEvent {
+    UserEvent {
+        event_id: "9d3c1a7e-52b4-4e0f-8c6a-1f2e3d4c5b6a".into(),
+        user_id: "cus-42".into(),
+        occurred_at: 1_795_436_100_000,
+        source: "user-service".into(),
+        payload,
+    }
+}
+
+/// One payload of each `UserEvent` type: a registration, a login from a new device,
+/// an e-mail change.
+pub fn user_payloads() -> [UserPayload; 3] {
+    [
+        UserPayload::UserRegistered(UserRegistered {
+            email: "ada@example.com".into(),
+            display_name: "Ada".into(),
+            locale: "en-GB".into(),
+            marketing_consent: false,
+        }),
+        UserPayload::UserLoggedIn(UserLoggedIn {
+            ip_address: "192.0.2.7".into(),
+            user_agent: "Mozilla/5.0".into(),
+            device_id: "dev-7".into(),
+            new_device: true,
+        }),
+        UserPayload::UserEmailChanged(UserEmailChanged {
+            old_email: "ada@example.com".into(),
+            new_email: "ada@example.org".into(),
+        }),
+    ]
+}

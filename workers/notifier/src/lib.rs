@@ -14,8 +14,13 @@
 //! and the notification service finds the customer's address by `customer_id`, on
 //! the channel the rules choose. Template names can be replaced and payload types
 //! disabled in the rules; a disabled payload type is skipped like PaymentAuthorized.
+//!
+//! The notifier has a second input in the same consumer group: user-account events
+//! from `users.lifecycle`, turned into `UserNotificationRequested` events on
+//! `users.notifications` by [`UserNotifier`] (see [`users`]).
 
 pub mod rules;
+pub mod users;
 
 #[cfg(test)]
 mod tests;
@@ -28,6 +33,7 @@ use orderflow_events::{
 use orderflow_runtime::{Input, Outcome, Output, ProcessError, Processor};
 
 pub use rules::NotifierRules;
+pub use users::UserNotifier;
 
 use crate::rules::DEFAULT_TEMPLATES;
 

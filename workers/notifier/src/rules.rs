@@ -7,6 +7,13 @@
 //!
 //! [templates]
 //! OrderShipped = "order_shipped_v2"
+//!
+//! [users]                      # notifications about accounts (users.lifecycle)
+//! channel = "PUSH"             # of the new-device login notice
+//! disabled = ["UserEmailChanged"]
+//!
+//! [users.templates]
+//! UserRegistered = "welcome_v2"
 //! ```
 
 use std::collections::BTreeMap;
@@ -72,11 +79,52 @@ pub struct NotifierRules {
     /// Payload types (record names, like OrderDelivered) that get no notification;
     /// their events are skipped. Default empty.
     pub disabled: Vec<String>,
+    /// The notifications about user accounts, from `users.lifecycle`.
+    pub users: UserRules,
 }
 
 impl Default for NotifierRules {
     fn default() -> Self {
         NotifierRules {
+            channel: Channel::Email,
+            templates: BTreeMap::new(),
+            disabled: Vec::new(),
+            users: UserRules::default(),
+        }
+    }
+}
+
+/// Every payload type of `UserEvent`, by record name; each gets a notification.
+pub const USER_PAYLOAD_TYPES: [&str; 3] = orderflow_events::UserPayload::TYPES;
+
+/// The payload types of `UserEvent` with their built-in template names.
+pub const DEFAULT_USER_TEMPLATES: [(&str, &str); 3] = [
+    ("UserRegistered", "welcome"),
+    ("UserLoggedIn", "new_device_login"),
+    ("UserEmailChanged", "email_changed"),
+];
+
+/// The `[users]` table: channel, template names and switches of the notifications
+/// about user accounts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserRules {
+    /// Channel of the new-device login notice, whose recipient the notification
+    /// service looks up by user (the welcome and the e-mail change notices go by
+    /// EMAIL to the addresses in the event). EMAIL, SMS or PUSH. Default EMAIL.
+    pub channel: Channel,
+    /// Template name per payload type, replacing the built-in name. Keys are
+    /// UserRegistered, UserLoggedIn, UserEmailChanged. Default empty: the built-in
+    /// names welcome, new_device_login, email_changed.
+    pub templates: BTreeMap<String, String>,
+    /// Payload types that get no notification; their events are skipped. Default
+    /// empty.
+    pub disabled: Vec<String>,
+}
+
+impl Default for UserRules {
+    fn default() -> Self {
+        UserRules {
             channel: Channel::Email,
             templates: BTreeMap::new(),
             disabled: Vec::new(),
@@ -87,36 +135,60 @@ impl Default for NotifierRules {
 impl NotifierRules {
     /// Checks every rule; the error names the first invalid key.
     pub fn check(&self) -> Result<(), String> {
-        let notified = DEFAULT_TEMPLATES.map(|(payload, _)| payload);
-        for (payload, template) in &self.templates {
-            if !notified.contains(&payload.as_str()) {
-                let why = if PAYLOAD_TYPES.contains(&payload.as_str()) {
-                    "gets no notification"
-                } else {
-                    "is not a payload type"
-                };
-                return Err(format!(
-                    "templates.{payload}: {payload} {why}; keys are {}",
-                    notified.join(", ")
-                ));
-            }
-            if template.is_empty() || template.chars().any(char::is_whitespace) {
-                return Err(format!(
-                    "templates.{payload}: {template:?} is not a template name (non-empty, \
-                     no whitespace)"
-                ));
-            }
-        }
-        for (i, payload) in self.disabled.iter().enumerate() {
-            if !PAYLOAD_TYPES.contains(&payload.as_str()) {
-                return Err(format!(
-                    "disabled[{i}]: {payload:?} is not a payload type; expected one of {}",
-                    PAYLOAD_TYPES.join(", ")
-                ));
-            }
-        }
-        Ok(())
+        check_switches(
+            "",
+            &self.templates,
+            &self.disabled,
+            &DEFAULT_TEMPLATES.map(|(payload, _)| payload),
+            &PAYLOAD_TYPES,
+        )?;
+        check_switches(
+            "users.",
+            &self.users.templates,
+            &self.users.disabled,
+            &USER_PAYLOAD_TYPES,
+            &USER_PAYLOAD_TYPES,
+        )
     }
+}
+
+/// Checks the `templates` and `disabled` keys (under `prefix`) of payload types `all`,
+/// of which `notified` get a notification.
+fn check_switches(
+    prefix: &str,
+    templates: &BTreeMap<String, String>,
+    disabled: &[String],
+    notified: &[&str],
+    all: &[&str],
+) -> Result<(), String> {
+    for (payload, template) in templates {
+        if !notified.contains(&payload.as_str()) {
+            let why = if all.contains(&payload.as_str()) {
+                "gets no notification"
+            } else {
+                "is not a payload type"
+            };
+            return Err(format!(
+                "{prefix}templates.{payload}: {payload} {why}; keys are {}",
+                notified.join(", ")
+            ));
+        }
+        if template.is_empty() || template.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "{prefix}templates.{payload}: {template:?} is not a template name (non-empty, \
+                 no whitespace)"
+            ));
+        }
+    }
+    for (i, payload) in disabled.iter().enumerate() {
+        if !all.contains(&payload.as_str()) {
+            return Err(format!(
+                "{prefix}disabled[{i}]: {payload:?} is not a payload type; expected one of {}",
+                all.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -150,6 +222,31 @@ mod tests {
         assert_eq!(rules.disabled, ["OrderDelivered", "PaymentAuthorized"]);
         assert_eq!(rules.templates["OrderShipped"], "order_shipped_v2");
         assert_eq!(rules.templates["OrderPlaced"], "welcome");
+        assert_eq!(rules.users.channel, Channel::Email);
+    }
+
+    #[test]
+    fn parses_the_users_table() {
+        let rules: NotifierRules = toml::from_str(
+            r#"
+            [users]
+            channel = "PUSH"
+            disabled = ["UserEmailChanged"]
+
+            [users.templates]
+            UserRegistered = "welcome_v2"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(rules.check(), Ok(()));
+        assert_eq!(rules.channel, Channel::Email);
+        assert_eq!(rules.users.channel, Channel::Push);
+        assert_eq!(rules.users.disabled, ["UserEmailChanged"]);
+        assert_eq!(rules.users.templates["UserRegistered"], "welcome_v2");
+        let error = toml::from_str::<NotifierRules>("[users]\nchanel = \"SMS\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("chanel"), "{error}");
     }
 
     #[test]
@@ -178,7 +275,7 @@ mod tests {
 
     #[test]
     fn invalid_rules_name_their_key() {
-        let cases: [(Breakage, &str); 5] = [
+        let cases: [(Breakage, &str); 8] = [
             (
                 |r| _ = r.templates.insert("OrderReturned".into(), "t".into()),
                 "templates.OrderReturned",
@@ -202,6 +299,18 @@ mod tests {
             (
                 |r| r.disabled = vec!["OrderShipped".into(), "orderShipped".into()],
                 "disabled[1]",
+            ),
+            (
+                |r| _ = r.users.templates.insert("OrderPlaced".into(), "t".into()),
+                "users.templates.OrderPlaced",
+            ),
+            (
+                |r| _ = r.users.templates.insert("UserLoggedIn".into(), " ".into()),
+                "users.templates.UserLoggedIn",
+            ),
+            (
+                |r| r.users.disabled = vec!["UserDeleted".into()],
+                "users.disabled[0]",
             ),
         ];
         for (break_rule, key) in cases {

@@ -85,8 +85,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut statuses = Vec::new();
     let mut workers = Vec::new();
     macro_rules! start {
-        ($worker:ty) => {{
-            let status = Arc::new(WorkerStatus::new(<$worker>::NAME));
+        ($worker:ty) => {
+            start!($worker, <$worker>::NAME)
+        };
+        // A further input of a worker: its own status and transactional id, the
+        // worker's group and dead-letter topic.
+        ($worker:ty, $name:expr) => {{
+            let status = Arc::new(WorkerStatus::new($name));
             statuses.push(status.clone());
             workers.push(tokio::spawn(run_worker::<$worker>(
                 connection.clone(),
@@ -99,6 +104,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     start!(order_validator::OrderValidator);
     start!(order_status::OrderStatusWorker);
     start!(notifier::Notifier);
+    start!(notifier::UserNotifier, "notifier.users");
     start!(risk_scorer::RiskScorer);
     start!(order_saga::OrderSaga);
 
@@ -217,10 +223,11 @@ async fn run_worker<P: Processor>(
         "15",
     ]);
     if guarantee == orderflow_runtime::Guarantee::ExactlyOnce {
-        flags.extend(["--transactional-id", P::NAME]);
+        flags.extend(["--transactional-id", status.name]);
     }
     let args = WorkerArgs::from_flags(flags).map_err(RuntimeError::Config)?;
-    let config = args.resolve(identity::<P>())?;
+    let mut config = args.resolve(identity::<P>())?;
+    config.identity.name = status.name;
     let processor = load_processor::<P>(&args)?;
     let codec = Arc::new(Codec::new(config.codec.clone()).map_err(RuntimeError::Config)?);
     let handler = Arc::new(AvroHandler::new(

@@ -1,5 +1,6 @@
-//! The topics of an orderflow deployment: one input, and per worker an output and a
-//! dead-letter topic.
+//! The topics of an orderflow deployment: the order lifecycle and the user-account
+//! events, and per worker an output and a dead-letter topic (the notifier has a second
+//! output, for the user notices).
 
 use order_status::OrderStatusWorker;
 use order_validator::OrderValidator;
@@ -7,6 +8,12 @@ use orderflow_runtime::Processor;
 
 /// The order-lifecycle topic every worker reads.
 pub const INPUT_TOPIC: &str = "orders.lifecycle";
+
+/// The user-account topic the notifier also reads.
+pub const USERS_TOPIC: &str = notifier::UserNotifier::INPUT_TOPIC;
+
+/// Where the notifier writes the notices it derives from [`USERS_TOPIC`].
+pub const USER_NOTIFICATIONS_TOPIC: &str = notifier::UserNotifier::OUTPUT_TOPIC;
 
 /// One worker's topics.
 #[derive(Debug, Clone, Copy)]
@@ -48,13 +55,15 @@ pub const WORKERS: [WorkerTopics; 5] = [
     },
 ];
 
-/// Every topic: the input, then each worker's output and dead-letter topic.
+/// Every topic: the inputs, then each worker's output and dead-letter topic, then the
+/// user notices.
 pub fn all_topics() -> Vec<String> {
-    let mut topics = vec![INPUT_TOPIC.to_owned()];
+    let mut topics = vec![INPUT_TOPIC.to_owned(), USERS_TOPIC.to_owned()];
     for worker in WORKERS {
         topics.push(worker.output.to_owned());
         topics.push(worker.dlq());
     }
+    topics.push(USER_NOTIFICATIONS_TOPIC.to_owned());
     topics
 }
 
@@ -67,6 +76,8 @@ pub fn schema_of(topic: &str) -> Option<&'static str> {
         "notifications.requested" => Some("NotificationRequested"),
         "orders.risk" => Some("OrderRiskAssessed"),
         "orders.commands" => Some("OrderCommand"),
+        USERS_TOPIC => Some("UserEvent"),
+        USER_NOTIFICATIONS_TOPIC => Some("UserNotificationRequested"),
         _ => None,
     }
 }

@@ -165,7 +165,7 @@ pub use config::{Guarantee, RuntimeConfig, WorkerArgs, WorkerIdentity};
 pub use error::RuntimeError;
 pub use handler::{AvroHandler, Handler, Passthrough};
 pub use processor::{Input, Outcome, Output, ProcessError, Processor};
-pub use worker::worker_main;
+pub use worker::{Route, route, worker_main, worker_main_with_routes};
 
 /// Every message allocates its copy, its decoded event and its outputs, and frees them
 /// on another thread; glibc's allocator spent a fifth of a worker's instructions on it

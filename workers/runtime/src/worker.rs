@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use orderflow_events::{Codec, CodecError, Contract};
 
 use crate::clock::SystemClock;
-use crate::config::{WorkerArgs, WorkerIdentity};
+use crate::config::{RuntimeConfig, WorkerArgs, WorkerIdentity};
 use crate::error::RuntimeError;
 use crate::handler::AvroHandler;
 use crate::metrics::{WorkerStatus, prometheus};
@@ -30,14 +32,25 @@ struct WorkerCli {
 
 /// The whole `main` of a worker binary.
 pub fn worker_main<P: Processor>(about: &'static str) -> ExitCode {
-    let command = WorkerCli::command()
+    worker_main_with_routes::<P>(about, &[])
+}
+
+/// The whole `main` of a worker binary with further inputs: `P` reads the worker's
+/// input topic, each of `routes` one more topic, all in the worker's consumer group.
+pub fn worker_main_with_routes<P: Processor>(about: &'static str, routes: &[Route]) -> ExitCode {
+    let mut command = WorkerCli::command()
         .name(P::NAME)
         .version(P::VERSION)
         .about(about);
-    let cli = match WorkerCli::from_arg_matches(&command.get_matches()) {
+    for route in routes {
+        command = route.flags(command);
+    }
+    let matches = command.get_matches();
+    let cli = match WorkerCli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
+    let routes = routes.iter().map(|route| route.topics(&matches)).collect();
     init_logging(cli.args.log_format);
     crate::telemetry::log_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -57,7 +70,7 @@ pub fn worker_main<P: Processor>(about: &'static str) -> ExitCode {
         let _context = runtime.enter();
         shutdown_signal()
     };
-    let result = runtime.block_on(run::<P>(cli.args, shutdown));
+    let result = runtime.block_on(run_with_routes::<P>(cli.args, routes, shutdown));
     // Blocking calls stuck on an unreachable broker must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     let code = exit_code(P::NAME, &result);
@@ -111,27 +124,143 @@ pub fn load_processor<P: Processor>(args: &WorkerArgs) -> Result<P, RuntimeError
 /// Runs processor `P` with `args` until `shutdown`, serving the HTTP endpoints.
 pub async fn run<P: Processor>(
     args: WorkerArgs,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RuntimeError> {
-    args.registry.load_schemas()?;
-    // A type whose schema is missing or differs is a configuration error at start, not
-    // a panic at the first message.
-    for bound in [
-        Contract::bind::<P::Input>().map(drop),
-        Contract::bind::<P::Output>().map(drop),
-    ] {
-        bound.map_err(RuntimeError::Config)?;
+    run_with_routes::<P>(args, Vec::new(), shutdown).await
+}
+
+/// A further input of a worker: a processor of its own input and output types and
+/// topics, run beside the worker's own processor in the same consumer group, with the
+/// same dead-letter topic and settings, and its own transactional producer.
+///
+/// Its topics are set by `--<name>-input-topic` and `--<name>-output-topic`
+/// (`ORDERFLOW_<NAME>_INPUT_TOPIC`, `ORDERFLOW_<NAME>_OUTPUT_TOPIC`), defaulting to
+/// the processor's. Its metrics and its line in `/readyz` carry the worker label
+/// `<worker>.<name>`.
+#[derive(Clone, Copy)]
+pub struct Route {
+    name: &'static str,
+    identity: WorkerIdentity,
+    bind: fn() -> Result<(), String>,
+    serve: Serve,
+}
+
+/// Runs one route's processor: its flags, its settings, its status, its shutdown.
+type Serve = fn(
+    WorkerArgs,
+    RuntimeConfig,
+    Arc<WorkerStatus>,
+    BoxFuture<'static, ()>,
+) -> BoxFuture<'static, Result<(), RuntimeError>>;
+
+/// The route `name` of processor `Q`.
+pub fn route<Q: Processor>(name: &'static str) -> Route {
+    Route {
+        name,
+        identity: identity::<Q>(),
+        bind: bind::<Q>,
+        serve: |args, config, status, shutdown| serve::<Q>(args, config, status, shutdown).boxed(),
     }
-    let config = args.resolve(identity::<P>())?;
+}
+
+/// A route with the topics its flags chose.
+#[derive(Clone)]
+pub struct RouteTopics {
+    route: Route,
+    input_topic: Option<String>,
+    output_topic: Option<String>,
+}
+
+impl Route {
+    fn flag(&self, what: &str) -> (&'static str, &'static str) {
+        let long: &'static str = format!("{}-{what}-topic", self.name).leak();
+        let env = format!("ORDERFLOW_{}", long.replace('-', "_").to_ascii_uppercase()).leak();
+        (long, env)
+    }
+
+    fn flags(&self, command: clap::Command) -> clap::Command {
+        let [(input, input_env), (output, output_env)] = [self.flag("input"), self.flag("output")];
+        command
+            .arg(
+                clap::Arg::new(input)
+                    .long(input)
+                    .env(input_env)
+                    .value_name("TOPIC")
+                    .help(format!(
+                        "Topic of the {} input [default: {}]",
+                        self.name, self.identity.input_topic
+                    ))
+                    .help_heading("Worker"),
+            )
+            .arg(
+                clap::Arg::new(output)
+                    .long(output)
+                    .env(output_env)
+                    .value_name("TOPIC")
+                    .help(format!(
+                        "Topic of the events derived from the {} input [default: {}]",
+                        self.name, self.identity.output_topic
+                    ))
+                    .help_heading("Worker"),
+            )
+    }
+
+    fn topics(&self, matches: &clap::ArgMatches) -> RouteTopics {
+        let [input, output] = [self.flag("input").0, self.flag("output").0];
+        RouteTopics {
+            route: *self,
+            input_topic: matches.get_one::<String>(input).cloned(),
+            output_topic: matches.get_one::<String>(output).cloned(),
+        }
+    }
+
+    /// The route with the topics given, `None` for the processor's.
+    pub fn with_topics(
+        &self,
+        input_topic: Option<String>,
+        output_topic: Option<String>,
+    ) -> RouteTopics {
+        RouteTopics {
+            route: *self,
+            input_topic,
+            output_topic,
+        }
+    }
+}
+
+impl RouteTopics {
+    /// The route's settings: the worker's, with its own topics and worker label.
+    fn resolve(&self, args: &WorkerArgs) -> Result<RuntimeConfig, RuntimeError> {
+        let Route { name, identity, .. } = self.route;
+        let mut args = args.clone();
+        args.input_topic = self.input_topic.clone();
+        args.output_topic = self.output_topic.clone();
+        // One transactional id per producer: the route's follows the worker's.
+        args.transactional_id = args.transactional_id.map(|id| format!("{id}.{name}"));
+        let mut config = args.resolve(identity)?;
+        config.identity.name = format!("{}.{name}", identity.name).leak();
+        Ok(config)
+    }
+}
+
+/// Checks at start that `P`'s input and output types match their schemas: a type whose
+/// schema is missing or differs is a configuration error, not a panic at the first
+/// message.
+fn bind<P: Processor>() -> Result<(), String> {
+    Contract::bind::<P::Input>()?;
+    Contract::bind::<P::Output>()?;
+    Ok(())
+}
+
+/// Runs processor `P` with settings `config` until `shutdown`.
+async fn serve<P: Processor>(
+    args: WorkerArgs,
+    config: RuntimeConfig,
+    status: Arc<WorkerStatus>,
+    shutdown: BoxFuture<'static, ()>,
+) -> Result<(), RuntimeError> {
     let processor = load_processor::<P>(&args)?;
     let codec = Arc::new(Codec::new(config.codec.clone()).map_err(RuntimeError::Config)?);
-    let status = Arc::new(WorkerStatus::new(P::NAME));
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = http::router(prometheus(), vec![status.clone()]);
-    let server = http::serve(args.http_addr, router, async {
-        let _ = http_stopped.await;
-    })
-    .await?;
     // The output schema's id is settled before consuming: a schema that is not under its
     // subject and may not be registered there (read-only registry credentials) is a
     // configuration error naming the subject and what to do. Anything else (a registry
@@ -139,8 +268,6 @@ pub async fn run<P: Processor>(
     if let Err(error @ CodecError::SchemaNotRegistered { .. }) =
         codec.header_for::<P::Output>(&config.output_topic).await
     {
-        let _ = stop_http.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
         return Err(RuntimeError::Config(error.to_string()));
     }
     let handler = Arc::new(AvroHandler::new(
@@ -149,20 +276,119 @@ pub async fn run<P: Processor>(
         &config.output_topic,
         Arc::new(SystemClock),
     ));
-    let result = engine::run(config, handler, status.clone(), shutdown).await;
-    if result.as_ref().is_err_and(RuntimeError::is_safety_valve) {
-        // Until a scrape has seen the trip (Prometheus scrapes every 30 s or so), or
-        // the alert on it could never fire: the restart comes a little later instead.
-        if !status.scraped_since_trip(VALVE_SCRAPE_WAIT).await {
-            tracing::warn!(
-                worker = P::NAME,
-                "no scrape of /metrics since the safety valve tripped; exiting anyway"
-            );
+    engine::run(config, handler, status, shutdown).await
+}
+
+/// Runs processor `P` and `routes` with `args` until `shutdown`, serving the HTTP
+/// endpoints. When one of them stops with an error, the others stop too, and the first
+/// error is the result.
+pub async fn run_with_routes<P: Processor>(
+    args: WorkerArgs,
+    routes: Vec<RouteTopics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RuntimeError> {
+    args.registry.load_schemas()?;
+    bind::<P>().map_err(RuntimeError::Config)?;
+    for route in &routes {
+        (route.route.bind)().map_err(RuntimeError::Config)?;
+    }
+    let main = args.resolve(identity::<P>())?;
+    let mut configs = vec![main];
+    for route in &routes {
+        configs.push(route.resolve(&args)?);
+    }
+    check_distinct_topics(&configs)?;
+    let statuses: Vec<_> = configs
+        .iter()
+        .map(|config| Arc::new(WorkerStatus::new(config.identity.name)))
+        .collect();
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = http::router(prometheus(), statuses.clone());
+    let server = http::serve(args.http_addr, router, async {
+        let _ = http_stopped.await;
+    })
+    .await?;
+
+    // Every processor stops on `shutdown`, and on the first one that fails.
+    let (failed, failure) = tokio::sync::watch::channel(false);
+    let shutdown = shutdown.shared();
+    let stop = || {
+        let (shutdown, mut failure) = (shutdown.clone(), failure.clone());
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                _ = failure.wait_for(|failed| *failed) => {}
+            }
+        }
+    };
+    let mut serves: Vec<BoxFuture<'_, Result<(), RuntimeError>>> = Vec::new();
+    let serve_main = serve::<P>(
+        args.clone(),
+        configs[0].clone(),
+        statuses[0].clone(),
+        stop().boxed(),
+    );
+    serves.push(serve_main.boxed());
+    for ((route, config), status) in routes.iter().zip(&configs[1..]).zip(&statuses[1..]) {
+        serves.push((route.route.serve)(
+            args.clone(),
+            config.clone(),
+            status.clone(),
+            stop().boxed(),
+        ));
+    }
+    let results = futures::future::join_all(serves.into_iter().map(|serve| {
+        let failed = &failed;
+        async move {
+            let result = serve.await;
+            if result.is_err() {
+                failed.send_replace(true);
+            }
+            result
+        }
+    }))
+    .await;
+    for (result, status) in results.iter().zip(&statuses) {
+        if result.as_ref().is_err_and(RuntimeError::is_safety_valve) {
+            // Until a scrape has seen the trip (Prometheus scrapes every 30 s or so), or
+            // the alert on it could never fire: the restart comes a little later instead.
+            if !status.scraped_since_trip(VALVE_SCRAPE_WAIT).await {
+                tracing::warn!(
+                    worker = status.name,
+                    "no scrape of /metrics since the safety valve tripped; exiting anyway"
+                );
+            }
         }
     }
     let _ = stop_http.send(());
     let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
-    result
+    // The first error by cause: a configuration error or a fatal one, not the stop it
+    // caused in the others (which is clean).
+    results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+}
+
+/// No topic is read by two processors of one worker, and none reads what another
+/// writes.
+fn check_distinct_topics(configs: &[RuntimeConfig]) -> Result<(), RuntimeError> {
+    for (i, config) in configs.iter().enumerate() {
+        for other in &configs[i + 1..] {
+            if config.input_topic == other.input_topic {
+                return Err(RuntimeError::Config(format!(
+                    "{} and {} both read {}: give each input its own topic",
+                    config.identity.name, other.identity.name, config.input_topic
+                )));
+            }
+        }
+        for other in configs {
+            if other.output_topic == config.input_topic || other.dlq_topic == config.input_topic {
+                return Err(RuntimeError::Config(format!(
+                    "{} reads {}, which {} writes: a worker would consume its own output",
+                    config.identity.name, config.input_topic, other.identity.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called (inside

@@ -324,7 +324,7 @@ pub struct RiskSignal {
 
 /// Writes a map in key order, so that equal events encode to identical bytes (a
 /// `HashMap` iterates in a random order per process).
-fn sorted<S: serde::Serializer>(
+pub(crate) fn sorted<S: serde::Serializer>(
     map: &HashMap<String, String>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {

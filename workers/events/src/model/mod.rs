@@ -3,10 +3,12 @@
 mod command;
 mod derived;
 mod order_event;
+mod user;
 
 pub use command::*;
 pub use derived::*;
 pub use order_event::*;
+pub use user::*;
 
 crate::record!(OrderEvent, "OrderEvent");
 crate::record!(OrderValidation, "OrderValidation");
@@ -14,6 +16,8 @@ crate::record!(OrderStatusChanged, "OrderStatusChanged");
 crate::record!(NotificationRequested, "NotificationRequested");
 crate::record!(OrderRiskAssessed, "OrderRiskAssessed");
 crate::record!(OrderCommand, "OrderCommand");
+crate::record!(UserEvent, "UserEvent");
+crate::record!(UserNotificationRequested, "UserNotificationRequested");
 
 #[cfg(test)]
 mod tests {
@@ -32,6 +36,8 @@ mod tests {
             Contract::bind::<NotificationRequested>(),
             Contract::bind::<OrderRiskAssessed>(),
             Contract::bind::<OrderCommand>(),
+            Contract::bind::<UserEvent>(),
+            Contract::bind::<UserNotificationRequested>(),
         ] {
             if let Err(error) = result {
                 panic!("{error}");

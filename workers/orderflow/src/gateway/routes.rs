@@ -1,7 +1,7 @@
 //! Which URL writes which events where: one entry per event type, nothing else in the
 //! gateway names a topic or a schema.
 
-use crate::topology::INPUT_TOPIC;
+use crate::topology::{INPUT_TOPIC, USERS_TOPIC};
 
 /// One `POST` endpoint: events of `schema` written to `topic`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,17 +22,25 @@ pub struct Route {
     pub id_field: &'static str,
 }
 
-/// Every endpoint. `POST /v1/users/events` (`UserEvent` to `users.lifecycle`, key
-/// `user_id`) is one more entry here once `schemas/UserEvent` exists; the gateway refuses
-/// to start with a route whose schema is unknown.
-pub const ROUTES: &[Route] = &[Route {
-    name: "orders",
-    path: "/v1/orders/events",
-    topic: INPUT_TOPIC,
-    schema: "OrderEvent",
-    key_field: "order_id",
-    id_field: "event_id",
-}];
+/// Every endpoint; the gateway refuses to start with a route whose schema is unknown.
+pub const ROUTES: &[Route] = &[
+    Route {
+        name: "orders",
+        path: "/v1/orders/events",
+        topic: INPUT_TOPIC,
+        schema: "OrderEvent",
+        key_field: "order_id",
+        id_field: "event_id",
+    },
+    Route {
+        name: "users",
+        path: "/v1/users/events",
+        topic: USERS_TOPIC,
+        schema: "UserEvent",
+        key_field: "user_id",
+        id_field: "event_id",
+    },
+];
 
 /// `routes` with the topics of `overrides` (`NAME=TOPIC`, from `--topic`); an unknown
 /// name is an error that lists the known ones.
@@ -83,7 +91,15 @@ mod tests {
             (orders.topic, orders.schema, orders.key_field),
             ("orders.lifecycle", "OrderEvent", "order_id")
         );
-        assert_eq!(topics(ROUTES), ["orders.lifecycle"]);
+        let users = ROUTES
+            .iter()
+            .find(|r| r.path == "/v1/users/events")
+            .unwrap();
+        assert_eq!(
+            (users.topic, users.schema, users.key_field),
+            ("users.lifecycle", "UserEvent", "user_id")
+        );
+        assert_eq!(topics(ROUTES), ["orders.lifecycle", "users.lifecycle"]);
     }
 
     #[test]
@@ -93,7 +109,7 @@ mod tests {
         assert_eq!(renamed[0].path, "/v1/orders/events");
         let error = with_topics(ROUTES, &[("carts".into(), "x".into())]).unwrap_err();
         assert!(
-            error.contains("no route carts (the routes are orders)"),
+            error.contains("no route carts (the routes are orders, users)"),
             "{error}"
         );
     }
