@@ -356,8 +356,13 @@ async fn the_openapi_document_describes_every_route_and_response_from_the_schema
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
         assert!(document["paths"][path]["get"].is_object(), "{path}");
     }
-    // Users are not served until schemas/UserEvent exists.
-    assert!(document["paths"].get("/v1/users/events").is_none());
+    let users = &document["paths"]["/v1/users/events"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["oneOf"];
+    assert_eq!(
+        users[0]["$ref"],
+        "#/components/schemas/io.orderflow.events.UserEvent"
+    );
+    assert!(schemas["io.orderflow.events.UserEmailChanged"].is_object());
 }
 
 #[tokio::test]
