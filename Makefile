@@ -8,7 +8,7 @@ SCENARIO ?= broker
 N ?= 10
 LOAD ?= 2
 
-.PHONY: help run test lint fmt deps build schema-check helm-check helm-docs k8s-check fuzz e2e bench bench-micro profile chaos chaos-repeat \
+.PHONY: help run test lint fmt deps build schema-check helm-check helm-docs k8s-check fuzz e2e bench bench-gateway bench-micro profile chaos chaos-repeat \
 	kafka-up kafka-down kafka-cluster kafka-logs registry-up registry-down \
 	test-containers image docker-up docker-down
 
@@ -68,6 +68,9 @@ bench: deps ## throughput, CPU, memory and latency: passthrough vs workers vs Ka
 
 profile: deps ## callgrind profiles of the bare client loop and order-status at steady state
 	bash scripts/profile.sh
+
+bench-gateway: deps ## HTTP load test of the gateway with hey: requests/s, p50/p99; results in bench/results/gateway.md
+	bash scripts/bench-gateway.sh
 
 bench-micro: ## Criterion: codec against other Avro crates, each worker's function; table in bench/results/micro.md
 	rm -rf $${CARGO_TARGET_DIR:-target}/criterion

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing orderflow needs and is missing: the system
-# packages librdkafka's build links against, kcat, the Python packages the
-# interoperability tests use (in a virtualenv under .cache/venv) and the packages of the
+# packages librdkafka's build links against, kcat, hey (the gateway's load test), the
+# Python packages the interoperability tests use (in a virtualenv under .cache/venv) and the packages of the
 # Node.js producer example (npm ci, from its lock file). Idempotent.
 set -euo pipefail
 
@@ -17,7 +17,7 @@ as_root() {
 missing=()
 check() { [ -e "$2" ] || missing+=("$1"); }
 if command -v dpkg >/dev/null; then
-  for pkg in cmake pkg-config libssl-dev libcurl4-openssl-dev g++ make kcat python3-venv; do
+  for pkg in cmake pkg-config libssl-dev libcurl4-openssl-dev g++ make kcat hey python3-venv; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -26,7 +26,7 @@ if command -v dpkg >/dev/null; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 else
-  for tool in cmake pkg-config c++ make kcat; do
+  for tool in cmake pkg-config c++ make kcat hey; do
     command -v "$tool" >/dev/null || log "warning: $tool not found; install it with your package manager"
   done
 fi

@@ -282,7 +282,7 @@ pub struct GatewayArgs {
     #[arg(long, env = "ORDERFLOW_GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: std::net::SocketAddr,
     /// Write a route's events to another topic than its default, as ROUTE=TOPIC
-    /// (repeatable; the routes: orders, to orders.lifecycle).
+    /// (repeatable; the routes: orders, to orders.lifecycle; users, to users.lifecycle).
     #[arg(long = "topic", value_parser = parse_property, value_name = "ROUTE=TOPIC")]
     pub topics: Vec<(String, String)>,
     /// Largest request body accepted, in bytes; a larger one is answered 413.

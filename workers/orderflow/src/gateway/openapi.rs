@@ -110,7 +110,7 @@ fn event_operation(
             "415": problem("The Content-Type is not application/json: nothing was written."),
             "500": {"description": "The broker refused an event for good (too large, not authorized); events listed with a partition were written, the rest were not.",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Unavailable"}}}},
-            "503": retry("Kafka is unreachable, the producer queue is full or too many requests are in flight; events listed with a partition were written, the rest were not. Retrying with the same event_ids is safe for consumers that deduplicate on event_id."),
+            "503": retry("Kafka is unreachable, the producer queue is full or too many requests are in flight. Without an events list nothing was written; with one, events listed with a partition were written, and the others were not acknowledged (one whose delivery timed out may still have been written, once). Retrying with the same event_ids is safe for consumers that deduplicate on event_id."),
         },
     });
     if auth {
