@@ -41,6 +41,9 @@ WORKERS = {
     "order-saga": ("orders.lifecycle", "orders.commands", "order-saga", "order-saga.dlq"),
 }
 
+# The further inputs of a worker: worker -> {route: (input topic, output topic)}.
+ROUTES = {"notifier": {"users": ("users.lifecycle", "users.notifications")}}
+
 CREDENTIAL_ENV = {
     "ORDERFLOW_SASL_USERNAME",
     "ORDERFLOW_SASL_PASSWORD",
@@ -372,6 +375,28 @@ def worker_env_defaults():
         for absent in ("ORDERFLOW_RULES", "ORDERFLOW_SCHEMA_REGISTRY_URL", "ORDERFLOW_SASL_USERNAME",
                        "ORDERFLOW_CREATE_TOPICS"):
             assert absent not in names, f"{w}: {absent} set by default"
+        for route, (route_in, route_out) in ROUTES.get(w, {}).items():
+            assert env_value(r, c, f"ORDERFLOW_{route.upper()}_INPUT_TOPIC") == route_in, w
+            assert env_value(r, c, f"ORDERFLOW_{route.upper()}_OUTPUT_TOPIC") == route_out, w
+        routes_env = [n for n in names if re.fullmatch(r"ORDERFLOW_[A-Z]+_(INPUT|OUTPUT)_TOPIC", n)]
+        assert len(routes_env) == 2 * len(ROUTES.get(w, {})), f"{w}: route env {routes_env}"
+
+
+@test
+def only_known_routes_of_a_worker_are_accepted():
+    r = render(values={"workers": {"notifier": {"routes": {"users": {
+        "inputTopic": "staging.users", "outputTopic": "staging.user-notices"}}}}})
+    c = container(r.get("Deployment", dep_name("notifier")))
+    assert env_value(r, c, "ORDERFLOW_USERS_INPUT_TOPIC") == "staging.users"
+    assert env_value(r, c, "ORDERFLOW_USERS_OUTPUT_TOPIC") == "staging.user-notices"
+    err = render_fails(values={"workers": {"order-status": {"routes": {"users": {
+        "inputTopic": "a", "outputTopic": "b"}}}}})
+    assert "workers.order-status.routes.users: order-status has no input named users" in err, err
+    err = render_fails(values={"workers": {"notifier": {"routes": {"carts": {
+        "inputTopic": "a", "outputTopic": "b"}}}}})
+    assert "notifier has no input named carts (its routes: users)" in err, err
+    err = render_fails(values={"workers": {"notifier": {"routes": {"users": {"outputTopc": "a"}}}}})
+    assert "outputTopc" in err, err
 
 
 @test
@@ -432,10 +457,16 @@ def keda_on_means_no_replicas_and_scaledobject_per_worker():
         so = sos[name]
         assert so["apiVersion"] == "keda.sh/v1alpha1"
         trig = so["spec"]["triggers"]
-        assert len(trig) == 1 and trig[0]["type"] == "kafka", trig
+        worker = next(w for w in WORKERS if dep_name(w) == name)
+        # One trigger per input topic, each on the worker's group.
+        inputs = [env_value(r, c, "ORDERFLOW_INPUT_TOPIC")] + [
+            env_value(r, c, f"ORDERFLOW_{route.upper()}_INPUT_TOPIC") for route in ROUTES.get(worker, {})]
+        assert [t["metadata"]["topic"] for t in trig] == inputs, f"{name}: triggers {trig}"
+        assert all(t["type"] == "kafka" for t in trig), trig
+        assert len({json.dumps(dict(t["metadata"], topic=None), sort_keys=True) for t in trig}) == 1, \
+            f"{name}: triggers differ in more than the topic: {trig}"
         md = trig[0]["metadata"]
         assert md["consumerGroup"] == env_value(r, c, "ORDERFLOW_GROUP_ID"), f"{name}: consumerGroup {md}"
-        assert md["topic"] == env_value(r, c, "ORDERFLOW_INPUT_TOPIC"), f"{name}: topic {md}"
         assert md["bootstrapServers"] == env_value(r, c, "ORDERFLOW_BOOTSTRAP_SERVERS"), f"{name}: {md}"
         assert all(isinstance(v, str) for v in md.values()), f"{name}: trigger metadata must be strings: {md}"
         assert int(md["lagThreshold"]) > 0
@@ -950,7 +981,8 @@ def schema_is_closed_and_consistent():
     worker = schema["definitions"]["worker"]["properties"]
     for key, sub in settings.items():
         assert worker.get(key) == sub, f"definitions.worker.{key} differs from definitions.settings.{key}"
-    assert set(worker) - set(settings) == {"inputTopic", "outputTopic", "dlqTopic", "groupId"}, set(worker) - set(settings)
+    assert set(worker) - set(settings) == {"inputTopic", "outputTopic", "dlqTopic", "groupId", "routes"}, \
+        set(worker) - set(settings)
     assert set(schema["properties"]["workers"]["properties"]) == set(WORKERS)
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert set(values["defaults"]) == set(settings), set(values["defaults"]) ^ set(settings)

@@ -217,6 +217,12 @@ that the JSON schema cannot express.
 {{- if not (and $w.inputTopic $w.outputTopic $w.dlqTopic) -}}
 {{- fail (printf "workers.%s: inputTopic, outputTopic and dlqTopic must all be set" $w.name) -}}
 {{- end -}}
+{{- $known := get (dict "notifier" (list "users")) $w.name | default list -}}
+{{- range $route, $r := $w.routes -}}
+{{- if not (has $route $known) -}}
+{{- fail (printf "workers.%s.routes.%s: %s has no input named %s (its routes: %s)" $w.name $route $w.name $route (join ", " $known | default "none")) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* librdkafka SASL mechanism -> KEDA kafka scaler `sasl` value, as JSON. */}}
