@@ -229,16 +229,24 @@ impl Route {
 }
 
 impl RouteTopics {
-    /// The route's settings: the worker's, with its own topics and worker label.
-    fn resolve(&self, args: &WorkerArgs) -> Result<RuntimeConfig, RuntimeError> {
+    /// The route's settings: those of the worker `main`, with the route's topics and
+    /// its worker label `<worker>.<route>`; its group and dead-letter topic are the
+    /// worker's.
+    fn resolve(
+        &self,
+        args: &WorkerArgs,
+        main: &RuntimeConfig,
+    ) -> Result<RuntimeConfig, RuntimeError> {
         let Route { name, identity, .. } = self.route;
         let mut args = args.clone();
         args.input_topic = self.input_topic.clone();
         args.output_topic = self.output_topic.clone();
+        args.group_id = Some(main.group_id.clone());
+        args.dlq_topic = Some(main.dlq_topic.clone());
         // One transactional id per producer: the route's follows the worker's.
         args.transactional_id = args.transactional_id.map(|id| format!("{id}.{name}"));
         let mut config = args.resolve(identity)?;
-        config.identity.name = format!("{}.{name}", identity.name).leak();
+        config.identity.name = format!("{}.{name}", main.identity.name).leak();
         Ok(config)
     }
 }
@@ -293,10 +301,11 @@ pub async fn run_with_routes<P: Processor>(
         (route.route.bind)().map_err(RuntimeError::Config)?;
     }
     let main = args.resolve(identity::<P>())?;
-    let mut configs = vec![main];
+    let mut configs = Vec::with_capacity(1 + routes.len());
     for route in &routes {
-        configs.push(route.resolve(&args)?);
+        configs.push(route.resolve(&args, &main)?);
     }
+    configs.insert(0, main);
     check_distinct_topics(&configs)?;
     let statuses: Vec<_> = configs
         .iter()
@@ -420,5 +429,115 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         async {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(name: &'static str, input: &'static str, output: &'static str) -> WorkerIdentity {
+        WorkerIdentity {
+            name,
+            version: "1.0.0",
+            input_topic: input,
+            output_topic: output,
+        }
+    }
+
+    /// A route `users` of a processor named `other`, reading `b.in` into `b.out`.
+    fn users() -> Route {
+        Route {
+            name: "users",
+            identity: identity("other", "b.in", "b.out"),
+            bind: || Ok(()),
+            serve: |_, _, _, _| async { Ok(()) }.boxed(),
+        }
+    }
+
+    fn args(flags: &[&str]) -> WorkerArgs {
+        let mut all = vec!["--bootstrap-servers", "localhost:9092"];
+        all.extend(flags);
+        WorkerArgs::from_flags(all).expect("flags")
+    }
+
+    #[test]
+    fn a_route_reads_its_own_topics_in_the_worker_group_with_its_dead_letter_topic() {
+        let args = args(&["--transactional-id", "w-0"]);
+        let main = args.resolve(identity("w", "a.in", "a.out")).unwrap();
+        let route = users()
+            .with_topics(None, None)
+            .resolve(&args, &main)
+            .unwrap();
+        assert_eq!(route.input_topic, "b.in");
+        assert_eq!(route.output_topic, "b.out");
+        assert_eq!(route.group_id, "w");
+        assert_eq!(route.dlq_topic, "w.dlq");
+        assert_eq!(route.identity.name, "w.users");
+        assert_eq!(route.transactional_id.as_deref(), Some("w-0.users"));
+        assert_eq!(main.transactional_id.as_deref(), Some("w-0"));
+        check_distinct_topics(&[main.clone(), route]).unwrap();
+
+        let renamed = users()
+            .with_topics(Some("c.in".into()), Some("c.out".into()))
+            .resolve(&args, &main)
+            .unwrap();
+        assert_eq!(
+            (renamed.input_topic.as_str(), renamed.output_topic.as_str()),
+            ("c.in", "c.out")
+        );
+    }
+
+    #[test]
+    fn the_route_flags_and_their_environment_variables_name_the_route() {
+        let command = users().flags(clap::Command::new("w").no_binary_name(true));
+        let matches = command
+            .clone()
+            .try_get_matches_from(["--users-input-topic", "x.in"])
+            .unwrap();
+        let topics = users().topics(&matches);
+        assert_eq!(topics.input_topic.as_deref(), Some("x.in"));
+        assert_eq!(topics.output_topic, None);
+        let envs: Vec<_> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(
+            envs,
+            [
+                "ORDERFLOW_USERS_INPUT_TOPIC",
+                "ORDERFLOW_USERS_OUTPUT_TOPIC"
+            ]
+        );
+    }
+
+    #[test]
+    fn two_inputs_on_one_topic_or_an_input_another_writes_are_refused() {
+        let args = args(&[]);
+        let main = args.resolve(identity("w", "a.in", "a.out")).unwrap();
+        let same = users()
+            .with_topics(Some("a.in".into()), None)
+            .resolve(&args, &main)
+            .unwrap();
+        let error = check_distinct_topics(&[main.clone(), same])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("w and w.users both read a.in"), "{error}");
+        let loop_back = users()
+            .with_topics(Some("a.out".into()), None)
+            .resolve(&args, &main)
+            .unwrap();
+        let error = check_distinct_topics(&[main.clone(), loop_back])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("w.users reads a.out, which w writes"),
+            "{error}"
+        );
+        let dead_letters = users()
+            .with_topics(Some("w.dlq".into()), None)
+            .resolve(&args, &main);
+        // The route's own check already refuses reading its dead-letter topic.
+        assert!(dead_letters.is_err());
     }
 }
