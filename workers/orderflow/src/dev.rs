@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use crate::cli::DevArgs;
 use crate::lifecycle::{Generator, Mix};
 use crate::loadgen::{due, producer, send};
-use crate::topology::{INPUT_TOPIC, all_topics};
+use crate::topology::{INPUT_TOPIC, USERS_TOPIC, all_topics};
 
 /// Runs the dev stack until Ctrl-C (or `--duration`).
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -239,7 +239,29 @@ async fn run_worker<P: Processor>(
     engine::run(config, handler, status, stop).await
 }
 
-/// Produces lifecycles at `args.rate` events per second, with a sprinkle of garbage.
+/// One user event of every [`USER_EVENT_EVERY`] events: the generated customers'
+/// accounts, for the notifier's user notices.
+const USER_EVENT_EVERY: u64 = 20;
+
+/// The user event number `n`: registrations, logins from new and known devices and
+/// address changes of the customers the order generator uses.
+fn user_event(n: u64, now: i64) -> orderflow_events::UserEvent {
+    use orderflow_events::{UserPayload, sample};
+    let mut payload = sample::user_payloads()[(n % 3) as usize].clone();
+    if let UserPayload::UserLoggedIn(login) = &mut payload {
+        login.new_device = n % 2 == 0;
+        login.device_id = format!("dev-{}", n % 7);
+    }
+    let mut event = sample::user_event(payload);
+    event.event_id = uuid::Uuid::new_v4().to_string();
+    event.user_id = format!("cus-{:05}", n % 200);
+    event.occurred_at = now;
+    event.source = "orderflow-dev".into();
+    event
+}
+
+/// Produces lifecycles at `args.rate` events per second, with a sprinkle of garbage,
+/// and a user event now and then.
 async fn generate(
     settings: KafkaSettings,
     args: DevArgs,
@@ -248,6 +270,9 @@ async fn generate(
 ) -> anyhow::Result<()> {
     let codec = Codec::new(Default::default()).map_err(anyhow::Error::msg)?;
     let header = codec.header_for::<OrderEvent>(INPUT_TOPIC).await?;
+    let user_header = codec
+        .header_for::<orderflow_events::UserEvent>(USERS_TOPIC)
+        .await?;
     let producer = producer(&settings)?;
     let mut generator = Generator::new(
         rand::random(),
@@ -276,6 +301,10 @@ async fn generate(
                     None,
                 )
                 .await?;
+            } else if sent % USER_EVENT_EVERY == USER_EVENT_EVERY - 1 {
+                let event = user_event(sent / USER_EVENT_EVERY, now_millis());
+                let value = codec.encode_with(user_header, &event)?;
+                send(&producer, USERS_TOPIC, &event.user_id, &value, None).await?;
             } else {
                 let (event, _) = generator.next_event(now_millis());
                 let value = codec.encode_with(header, &event)?;
