@@ -2,10 +2,16 @@
 //!
 //! `tests/python/e2e.py` writes realistic order lifecycles to the input topic the way a
 //! Python service would (confluent-kafka and fastavro, OrderEvent v2 and some v1), and
-//! computes from the workers' documented rules every derived event they must write.
-//! The five worker binaries then run as separate processes with exactly-once, and the
-//! same script reads their output topics read_committed and compares: every expected
-//! event exactly once, with the expected fields, and nothing else.
+//! the account events of the orders' customers (UserEvent: registrations, logins from
+//! new and known devices, e-mail changes) to the users topic. A share of both, whole
+//! orders and whole users, goes in through an `orderflow gateway` process instead: POSTed
+//! as JSON, written by the gateway as OrderEvent v2 and UserEvent, in the run's framing.
+//! The script computes from the workers' documented rules every derived event they must
+//! write, the notifier's user notices included. The five worker binaries then run as
+//! separate processes with exactly-once (the notifier with its second input, the users
+//! topic), and the same script reads their output topics read_committed and compares:
+//! every expected event exactly once, with the expected fields, and nothing else. The
+//! gateway must answer every request 202 and stop cleanly on SIGTERM.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -19,7 +25,7 @@ use orderflow_tests::{Kafka, free_port, http_get, kafka, python, registry_url, u
 const DEFAULT_ORDERS: usize = 1_500;
 /// Orders of the run through the schema registry.
 const REGISTRY_ORDERS: usize = 300;
-/// Partitions of the input topic.
+/// Partitions of the input topic and of the users topic.
 const INPUT_PARTITIONS: i32 = 6;
 
 /// Each worker and the name `e2e.py verify --topics` knows its output by.
@@ -30,6 +36,12 @@ const WORKERS: [(&str, &str); 5] = [
     ("risk-scorer", "risk"),
     ("order-saga", "saga"),
 ];
+
+/// The notifier's second input and its output.
+struct Users {
+    input: String,
+    output: String,
+}
 
 /// One worker of the run: its topics, group and metrics address.
 struct Stage {
@@ -76,6 +88,12 @@ async fn run(run: Run) {
     let kafka = kafka().await;
     let input = unique("e2e-lifecycle");
     kafka.create_topic(&input, INPUT_PARTITIONS, 1).await;
+    let users = Users {
+        input: unique("e2e-users"),
+        output: unique("e2e-user-notices"),
+    };
+    kafka.create_topic(&users.input, INPUT_PARTITIONS, 1).await;
+    kafka.create_topic(&users.output, 3, 1).await;
     let mut stages = Vec::new();
     for (worker, role) in WORKERS {
         let stage = Stage {
@@ -91,6 +109,7 @@ async fn run(run: Run) {
         stages.push(stage);
     }
     let expected = std::env::temp_dir().join(format!("{}.json", unique("e2e-expected")));
+    let mut gateway = Gateway::start(kafka, &input, &users, &run).await;
     let started = Instant::now();
 
     let mut produce = vec![
@@ -105,6 +124,10 @@ async fn run(run: Run) {
         run.seed.to_string(),
         "--expected".into(),
         expected.display().to_string(),
+        "--users-topic".into(),
+        users.input.clone(),
+        "--gateway".into(),
+        gateway.url.clone(),
     ];
     if let Some(registry) = &run.registry {
         produce.extend(["--format".into(), "confluent".into()]);
@@ -112,12 +135,20 @@ async fn run(run: Run) {
     }
     let produced = e2e_py(&produce).await;
     report("e2e.py produce", &produced);
-    assert!(produced.status.success(), "e2e.py produce failed");
+    println!("gateway: {}", gateway_counters(&gateway.url).await);
+    assert!(
+        produced.status.success(),
+        "e2e.py produce failed; the gateway's log:\n{}",
+        gateway.process.log_tail(30)
+    );
     let produce_time = started.elapsed();
 
     let mut workers: Vec<Process> = stages
         .iter()
-        .map(|stage| Process::start(stage.worker, &worker_args(kafka, &input, stage, &run), &[]))
+        .map(|stage| {
+            let args = worker_args(kafka, &input, &users, stage, &run);
+            Process::start(stage.worker, &args, &[])
+        })
         .collect();
 
     // Room for slow machines: 10,000 orders take well under a minute on a laptop.
@@ -125,6 +156,7 @@ async fn run(run: Run) {
     let topics = stages
         .iter()
         .map(|s| format!("{}={}", s.role, s.output))
+        .chain([format!("users={}", users.output)])
         .collect::<Vec<_>>()
         .join(",");
     let mut verify = vec![
@@ -156,14 +188,16 @@ async fn run(run: Run) {
     }
     println!("dead letters per worker: {dead_letters:?}");
     println!(
-        "{} orders: produced in {produce_time:.1?}, all five workers verified after \
-         {total_time:.1?}",
+        "{} orders and their customers' account events: produced in {produce_time:.1?}, \
+         all five workers verified after {total_time:.1?}",
         run.orders
     );
 
+    gateway.process.terminate();
     for worker in &workers {
         worker.terminate();
     }
+    let gateway_exit = gateway.process.wait(Duration::from_secs(30)).await;
     let mut exits = Vec::new();
     for worker in &mut workers {
         let status = worker.wait(Duration::from_secs(30)).await;
@@ -188,9 +222,63 @@ async fn run(run: Run) {
             "{worker} exit status after SIGTERM: {status}"
         );
     }
+    let status = gateway_exit.expect("the gateway did not exit after SIGTERM");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the gateway's exit status after SIGTERM: {status}\n{}",
+        gateway.process.log_tail(30)
+    );
 }
 
-fn worker_args(kafka: &Kafka, input: &str, stage: &Stage, run: &Run) -> Vec<String> {
+/// The `orderflow gateway` process of a run, writing to the run's input and users topics.
+struct Gateway {
+    process: Process,
+    url: String,
+}
+
+impl Gateway {
+    /// Starts it (with the run's registry, so that it writes the run's framing) and waits
+    /// until `/readyz` answers 200.
+    async fn start(kafka: &Kafka, input: &str, users: &Users, run: &Run) -> Gateway {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut args: Vec<String> = [
+            "gateway",
+            "-b",
+            kafka.bootstrap_servers(),
+            "--topic",
+            &format!("orders={input}"),
+            "--topic",
+            &format!("users={}", users.input),
+            "--listen",
+            &listen,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(registry) = &run.registry {
+            args.extend(["--schema-registry-url".to_owned(), registry.clone()]);
+        }
+        let gateway = Gateway {
+            process: Process::start("orderflow", &args, &[]),
+            url: format!("http://{listen}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((200, _)) = http_get(&format!("{}/readyz", gateway.url)).await {
+                return gateway;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway was not ready within 60 s:\n{}",
+                gateway.process.log_tail(30)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn worker_args(kafka: &Kafka, input: &str, users: &Users, stage: &Stage, run: &Run) -> Vec<String> {
     let mut args: Vec<String> = [
         "--bootstrap-servers",
         kafka.bootstrap_servers(),
@@ -210,6 +298,14 @@ fn worker_args(kafka: &Kafka, input: &str, stage: &Stage, run: &Run) -> Vec<Stri
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if stage.worker == "notifier" {
+        args.extend([
+            "--users-input-topic".to_owned(),
+            users.input.clone(),
+            "--users-output-topic".to_owned(),
+            users.output.clone(),
+        ]);
+    }
     if let Some(registry) = &run.registry {
         args.extend(["--schema-registry-url".to_owned(), registry.clone()]);
     }
@@ -257,4 +353,21 @@ async fn worker_counters(http: &str) -> String {
         total("orderflow_messages_skipped_total"),
         total("orderflow_dead_letters_total"),
     )
+}
+
+/// The gateway's own counts from `/metrics`: requests by route and status, events by
+/// route and outcome.
+async fn gateway_counters(url: &str) -> String {
+    let Some((_, metrics)) = http_get(&format!("{url}/metrics")).await else {
+        return "no /metrics answer".into();
+    };
+    metrics
+        .lines()
+        .filter(|line| {
+            line.starts_with("orderflow_gateway_requests_total")
+                || line.starts_with("orderflow_gateway_events_total")
+        })
+        .map(|line| line.trim_start_matches("orderflow_gateway_"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

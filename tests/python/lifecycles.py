@@ -7,6 +7,12 @@ Events are in the plain JSON shape of `avro_wire`. Orders are interleaved; the e
 one order keep their order. Most events are written with OrderEvent v2; a share of the
 OrderPlaced events, and of the cancellations (the order service is an older producer),
 with v1, which readers must resolve.
+
+`Generator.users` then gives the account events (UserEvent v1) of one user per customer
+of those orders: a registration (some with a blank or padded address), logins from new
+and from known devices, and for some users one or two e-mail changes (some to or from a
+blank address). They come from a random stream of their own, so adding them changed no
+order of a seed.
 """
 
 import random
@@ -94,6 +100,33 @@ SOURCES = {
     "OrderCancelled": "order-service",
 }
 
+# Account events: who writes them, and what they are made of.
+USER_SOURCES = {
+    "UserRegistered": "user-service",
+    "UserLoggedIn": "auth-service",
+    "UserEmailChanged": "user-service",
+}
+DISPLAY_NAMES = RECIPIENTS + ["Ada", "ゆき", "Ώλεν", "", "  Björk  "]
+LOCALES = ["en-GB", "en-US", "de-DE", "de-CH", "fr-FR", "pl-PL", "ja-JP", "el-GR", "ru-RU",
+           "pt-BR", "is-IS", "tr-TR", "ar-EG", "zh-Hans-CN", "sr-Latn-RS"]
+MAIL_NAMES = ["ada", "first.last+shop", "o'brien", "josé.garcía", "用户", "пользователь",
+              "müller", "zoë", "x", "ELLA"]
+MAIL_DOMAINS = ["example.com", "example.org", "sub.example.co.uk", "bücher.de", "例子.广告",
+                "пример.рф", "correo.es", "a-b.io"]
+# Addresses the notifier has none for: the recipient is looked up.
+BLANK_EMAILS = ["", " ", "\t", "   "]
+USER_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "orderflow-shop-android/4.12.0 (Pixel 8; Android 15)",
+    "ShopApp/3.2 (iPad; iPadOS 17.6) ラクラク版",
+    "curl/8.5.0",
+    "",
+]
+
 MINUTE = 60_000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
@@ -102,6 +135,7 @@ DAY = 24 * HOUR
 class Generator:
     def __init__(self, seed, now_ms, v1_placed_share=0.10, v1_cancelled_share=0.20,
                  invalid_share=0.12, risky_share=0.15):
+        self.seed = seed
         self.rng = random.Random(seed)
         self.now = now_ms
         self.run = f"{seed:x}{self.rng.getrandbits(24):06x}"
@@ -120,20 +154,7 @@ class Generator:
 
     def interleaved(self, orders):
         """[(event, writer schema version)], the orders' events interleaved at random."""
-        pending = [list(self.lifecycle(i)) for i in range(orders)]
-        live = [p for p in pending if p]
-        heads = [0] * len(live)
-        out = []
-        while live:
-            i = self.rng.randrange(len(live))
-            out.append(live[i][heads[i]])
-            heads[i] += 1
-            if heads[i] == len(live[i]):
-                live[i], live[-1] = live[-1], live[i]
-                heads[i], heads[-1] = heads[-1], heads[i]
-                live.pop()
-                heads.pop()
-        return out
+        return interleave(self.rng, [list(self.lifecycle(i)) for i in range(orders)])
 
     def event(self, order_id, customer_id, at, kind, body, version=2):
         event = {
@@ -315,3 +336,104 @@ class Generator:
             signed_by = rng.choice([None, None, order["shipping_address"]["recipient"],
                                     "Nachbar (Tür 3)", "", " "])
             yield step("OrderDelivered", {"signed_by": signed_by}, (HOUR, DAY))
+
+    # ---- users ---------------------------------------------------------------------
+
+    def users(self):
+        """[UserEvent], the account events of every customer of the orders generated so
+        far (call after `interleaved`), users interleaved at random, the events of one
+        user in order. Statistics in `self.stats["users"]`."""
+        rng = random.Random(f"users/{self.seed}")
+        stats = {"users": len(self.customers), "registered_blank_email": 0,
+                 "registered_padded_email": 0, "logins_new_device": 0,
+                 "logins_known_device": 0, "email_changes": 0, "email_changes_blank": 0}
+        self.stats["users"] = stats
+        return interleave(rng, [list(self.user_lifecycle(rng, user_id, stats))
+                                for user_id in self.customers])
+
+    def user_lifecycle(self, rng, user_id, stats):
+        def event(kind, body, gap=(MINUTE, 5 * DAY)):
+            nonlocal at
+            at += rng.randrange(*gap)
+            return {
+                "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "user_id": user_id,
+                "occurred_at": at,
+                "source": USER_SOURCES[kind],
+                "payload": {kind: body},
+            }
+
+        def address():
+            return f"{rng.choice(MAIL_NAMES)}{rng.randrange(1000)}@{rng.choice(MAIL_DOMAINS)}"
+
+        def login(device, new_device):
+            key = "logins_new_device" if new_device else "logins_known_device"
+            stats[key] += 1
+            if rng.random() < 0.7:
+                ip = f"{rng.choice(['192.0.2', '198.51.100', '203.0.113'])}.{rng.randrange(1, 255)}"
+            else:
+                ip = f"2001:db8:{rng.randrange(0x10000):x}::{rng.randrange(1, 0x10000):x}"
+            return event("UserLoggedIn", {"ip_address": ip, "user_agent": device[1],
+                                          "device_id": device[0], "new_device": new_device},
+                         (MINUTE, 2 * DAY))
+
+        # Every step below adds at most 5 days: everything stays in the past.
+        at = self.now - rng.randrange(200 * DAY, 400 * DAY)
+        fate = rng.random()
+        if fate < 0.08:
+            email = rng.choice(BLANK_EMAILS)
+            stats["registered_blank_email"] += 1
+        elif fate < 0.12:
+            # The notifier trims the address it sends to; the parameters keep it as is.
+            email = rng.choice([" ", "  ", "\t"]) + address() + rng.choice(["", " "])
+            stats["registered_padded_email"] += 1
+        else:
+            email = address()
+        yield event("UserRegistered", {"email": email,
+                                       "display_name": rng.choice(DISPLAY_NAMES),
+                                       "locale": rng.choice(LOCALES),
+                                       "marketing_consent": rng.random() < 0.4})
+
+        def new_device():
+            return (f"dev-{uuid.UUID(int=rng.getrandbits(128), version=4).hex[:12]}",
+                    rng.choice(USER_AGENTS))
+
+        devices = [new_device()]
+        yield login(devices[0], True)
+        changes = 2 if rng.random() < 0.05 else 1 if rng.random() < 0.25 else 0
+        for _ in range(rng.randint(0, 6)):
+            roll = rng.random()
+            if roll < 0.6:
+                yield login(rng.choice(devices), False)
+            elif roll < 0.65:
+                # The user service's flag decides, not whether the id was seen before
+                # (a device reset, another browser profile).
+                yield login(rng.choice(devices), True)
+            else:
+                devices.append(new_device())
+                yield login(devices[-1], True)
+            if changes and rng.random() < 0.4:
+                changes -= 1
+                new = rng.choice(BLANK_EMAILS) if rng.random() < 0.1 else address()
+                stats["email_changes"] += 1
+                if not new.strip() or not email.strip():
+                    stats["email_changes_blank"] += 1
+                yield event("UserEmailChanged", {"old_email": email, "new_email": new})
+                email = new
+
+
+def interleave(rng, sequences):
+    """The items of `sequences` interleaved at random, each sequence's in its order."""
+    live = [s for s in sequences if s]
+    heads = [0] * len(live)
+    out = []
+    while live:
+        i = rng.randrange(len(live))
+        out.append(live[i][heads[i]])
+        heads[i] += 1
+        if heads[i] == len(live[i]):
+            live[i], live[-1] = live[-1], live[i]
+            heads[i], heads[-1] = heads[-1], heads[i]
+            live.pop()
+            heads.pop()
+    return out

@@ -1,6 +1,6 @@
-"""What the five workers must derive from one OrderEvent, written from their documented
-rules (the module docs and rules-file defaults of each worker crate, and the field docs
-of the .avsc files), not from their code.
+"""What the five workers must derive from one OrderEvent, and the notifier from one
+UserEvent, written from their documented rules (the module docs and rules-file defaults
+of each worker crate, and the field docs of the .avsc files), not from their code.
 
 Every function takes an event in the plain JSON shape of `avro_wire` (payload as
 `{"OrderPlaced": {...}}`) and returns the expected derived events, keyed by their
@@ -25,6 +25,18 @@ NOTIFIER = "notifier"
 RISK = "risk-scorer"
 SAGA = "order-saga"
 WORKERS = (VALIDATOR, STATUS, NOTIFIER, RISK, SAGA)
+# The notifier's outputs of its second input (user events): the same worker name in the
+# events, their own topic and key in the expectations.
+USER_NOTIFIER = "notifier.users"
+# The record each output topic holds.
+RECORD_OF = {
+    VALIDATOR: "OrderValidation",
+    STATUS: "OrderStatusChanged",
+    NOTIFIER: "NotificationRequested",
+    RISK: "OrderRiskAssessed",
+    SAGA: "OrderCommand",
+    USER_NOTIFIER: "UserNotificationRequested",
+}
 
 
 def derived_event_id(worker, source_event_id, index=0):
@@ -441,3 +453,78 @@ def saga_outputs(event):
         "worker_version": WORKER_VERSION,
         "command": command,
     }]
+
+
+# ---- notifier, second input: the notices a user hears about their account. ------------
+#
+# The rules documented at the top of workers/notifier/src/users.rs (default rules: no
+# `[users]` table):
+#
+# | payload | template | recipient | parameters |
+# | UserRegistered | welcome | `email`, by EMAIL | display_name, locale, marketing_consent |
+# | UserLoggedIn with new_device | new_device_login | looked up | device_id, ip_address,
+# |     user_agent, logged_in_at (epoch ms) |
+# | UserLoggedIn from a known device | skipped |
+# | UserEmailChanged | email_changed, twice | old_email, then new_email, by EMAIL |
+# |     old_email, new_email, addressee (old or new) |
+#
+# Output index i of an event gets the derived id of index i: the change notice to the old
+# address is index 0, to the new one index 1.
+
+USER_TEMPLATES = {
+    "UserRegistered": "welcome",
+    "UserLoggedIn": "new_device_login",
+    "UserEmailChanged": "email_changed",
+}
+# The `[users]` channel default: the channel of the notices whose recipient is looked up.
+USER_LOOKED_UP_CHANNEL = "EMAIL"
+
+
+def user_address(email):
+    """The recipient for an address in an event: the address, or null (looked up by the
+    notification service) when it is blank. Like the order notifier's recipient, a
+    padded address is sent to trimmed."""
+    return email.strip() or None
+
+
+def user_notifier_outputs(event):
+    """The UserNotificationRequested events the notifier must derive from a UserEvent."""
+    kind, body = payload_of(event)
+    template = USER_TEMPLATES[kind]
+    notices = []  # (channel, recipient, parameters), in output order
+    if kind == "UserRegistered":
+        notices.append(("EMAIL", user_address(body["email"]), {
+            "display_name": body["display_name"],
+            "locale": body["locale"],
+            "marketing_consent": "true" if body["marketing_consent"] else "false",
+        }))
+    elif kind == "UserLoggedIn":
+        if body["new_device"]:
+            notices.append((USER_LOOKED_UP_CHANNEL, None, {
+                "device_id": body["device_id"],
+                "ip_address": body["ip_address"],
+                "user_agent": body["user_agent"],
+                "logged_in_at": str(event["occurred_at"]),
+            }))
+    elif kind == "UserEmailChanged":
+        for addressee in ("old", "new"):
+            notices.append(("EMAIL", user_address(body[f"{addressee}_email"]), {
+                "old_email": body["old_email"],
+                "new_email": body["new_email"],
+                "addressee": addressee,
+            }))
+    return [
+        {
+            "event_id": derived_event_id(NOTIFIER, event["event_id"], index),
+            "causation_id": event["event_id"],
+            "user_id": event["user_id"],
+            "key": event["user_id"],
+            "worker": NOTIFIER,
+            "worker_version": WORKER_VERSION,
+            "channel": channel,
+            "recipient": recipient,
+            "template": template,
+            "parameters": parameters,
+        }
+        for index, (channel, recipient, parameters) in enumerate(notices)
+    ]

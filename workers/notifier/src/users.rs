@@ -9,6 +9,9 @@
 //! | UserLoggedIn from a known device | skipped | | |
 //! | UserEmailChanged | email_changed, twice | `old_email`, then `new_email`, by EMAIL | `old_email`, `new_email`, `addressee` (`old` or `new`) |
 //!
+//! An address is sent to trimmed of surrounding whitespace; a blank one leaves the
+//! recipient null, for the notification service to look up by user.
+//!
 //! The e-mail change notice goes to both addresses: the old one, so that a user whose
 //! account was taken over hears of it, and the new one, to confirm it. Template names
 //! can be replaced and payload types disabled in the rules' `[users]` table.

@@ -249,7 +249,7 @@ fn user_event(n: u64, now: i64) -> orderflow_events::UserEvent {
     use orderflow_events::{UserPayload, sample};
     let mut payload = sample::user_payloads()[(n % 3) as usize].clone();
     if let UserPayload::UserLoggedIn(login) = &mut payload {
-        login.new_device = n % 2 == 0;
+        login.new_device = n.is_multiple_of(2);
         login.device_id = format!("dev-{}", n % 7);
     }
     let mut event = sample::user_event(payload);
