@@ -216,7 +216,9 @@ def markdown(results, meta):
         "the overload scenario the gateway admits 8 requests at once and answers the rest "
         "503 with Retry-After at once, writing nothing; the topic then holds exactly the "
         "acknowledged events. Latency is the client's, from sending the request to the "
-        "end of the answer.",
+        "end of the answer; at these loads it is mostly the producer's batching wait "
+        "(librdkafka's linger.ms, 5 ms by default), so more connections mean more "
+        "requests per second at about the same latency.",
         "",
     ]
     return "\n".join(lines)
