@@ -136,7 +136,9 @@ pub async fn run<P: Processor>(
 /// Its topics are set by `--<name>-input-topic` and `--<name>-output-topic`
 /// (`ORDERFLOW_<NAME>_INPUT_TOPIC`, `ORDERFLOW_<NAME>_OUTPUT_TOPIC`), defaulting to
 /// the processor's. Its metrics and its line in `/readyz` carry the worker label
-/// `<worker>.<name>`.
+/// `<worker>.<name>`. It reads the worker's `--rules` file as its own `Rules` type, so
+/// a route's processor usually shares the worker's rules type (the notifier's
+/// `UserNotifier` reads the `[users]` table of `NotifierRules`).
 #[derive(Clone, Copy)]
 pub struct Route {
     name: &'static str,
