@@ -36,6 +36,8 @@ SCENARIOS = {
     "batch10-c16": (10, 16, 256),
     "overload": (1, 128, 8),
 }
+# hey reports at most this many requests; a run past it cannot be checked.
+HEY_MAX_RESULTS = 1_000_000
 
 
 def log(message):
@@ -80,6 +82,15 @@ def create_topics(bootstrap, names, partitions):
         future.result(30)
 
 
+def die_with_parent():
+    """In a child process before exec: SIGTERM when this script dies, so a script killed
+    by a test's time limit leaves no gateway or hey behind (Linux)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def wait_ready(url, process, seconds=60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -113,7 +124,7 @@ def run_scenario(args, name, body_event, partitions=3):
         [args.orderflow, "gateway", "-b", args.bootstrap, "--topic", f"orders={topic}",
          "--topic", f"users={users}", "--listen", f"127.0.0.1:{port}",
          "--max-in-flight", str(max_in_flight), "--log-format", "json"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent,
     )
     try:
         wait_ready(url, gateway)
@@ -127,6 +138,7 @@ def run_scenario(args, name, body_event, partitions=3):
              "-T", "application/json", "-D", body_path, "-t", "30", "-o", "csv",
              f"{url}/v1/orders/events"],
             capture_output=True, text=True, timeout=args.seconds + 120, check=False,
+            preexec_fn=die_with_parent,
         )
         elapsed = time.monotonic() - started
         os.unlink(body_path)
@@ -174,6 +186,8 @@ def run_scenario(args, name, body_event, partitions=3):
     problems = []
     if in_topic != accepted * per_request:
         problems.append(f"{in_topic} events in the topic, {accepted * per_request} acknowledged")
+    if len(rows) >= HEY_MAX_RESULTS:
+        problems.append(f"hey keeps at most {HEY_MAX_RESULTS} results: shorten --seconds")
     unexpected = set(statuses) - {202, 503}
     if unexpected:
         problems.append(f"unexpected statuses {sorted(unexpected)}")

@@ -819,6 +819,11 @@ def prometheus_rule_alerts_on_the_release_workers():
     # No enabled worker, no rules.
     none = {w: {"enabled": False} for w in WORKERS}
     assert not render(values={"workers": none, "prometheusRule": {"enabled": True}}).of("PrometheusRule")
+    # With the notifier, its users input's label (the dot escaped) is in every selector.
+    (rule,) = render(values={"prometheusRule": {"enabled": True}}).of("PrometheusRule")
+    labels = sorted(list(WORKERS) + ["notifier\\\\.users"])
+    for x in rule["spec"]["groups"][0]["rules"]:
+        assert f'worker=~"{"|".join(labels)}"' in x["expr"], (x["alert"], x["expr"])
 
 
 def dashboard_file() -> dict:

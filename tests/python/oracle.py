@@ -465,8 +465,9 @@ def saga_outputs(event):
 # | UserLoggedIn with new_device | new_device_login | looked up | device_id, ip_address,
 # |     user_agent, logged_in_at (epoch ms) |
 # | UserLoggedIn from a known device | skipped |
-# | UserEmailChanged | email_changed, twice | old_email, then new_email, by EMAIL |
-# |     old_email, new_email, addressee (old or new) |
+# | UserEmailChanged | email_changed, twice | old_email (output 0), then new_email
+# |     (output 1), by EMAIL; none to a blank address | old_email, new_email,
+# |     addressee (old or new) |
 #
 # Output index i of an event gets the derived id of index i: the change notice to the old
 # address is index 0, to the new one index 1.
@@ -491,28 +492,32 @@ def user_notifier_outputs(event):
     """The UserNotificationRequested events the notifier must derive from a UserEvent."""
     kind, body = payload_of(event)
     template = USER_TEMPLATES[kind]
-    notices = []  # (channel, recipient, parameters), in output order
+    notices = []  # (output index, channel, recipient, parameters), in output order
     if kind == "UserRegistered":
-        notices.append(("EMAIL", user_address(body["email"]), {
+        notices.append((0, "EMAIL", user_address(body["email"]), {
             "display_name": body["display_name"],
             "locale": body["locale"],
             "marketing_consent": "true" if body["marketing_consent"] else "false",
         }))
     elif kind == "UserLoggedIn":
         if body["new_device"]:
-            notices.append((USER_LOOKED_UP_CHANNEL, None, {
+            notices.append((0, USER_LOOKED_UP_CHANNEL, None, {
                 "device_id": body["device_id"],
                 "ip_address": body["ip_address"],
                 "user_agent": body["user_agent"],
                 "logged_in_at": str(event["occurred_at"]),
             }))
     elif kind == "UserEmailChanged":
-        for addressee in ("old", "new"):
-            notices.append(("EMAIL", user_address(body[f"{addressee}_email"]), {
-                "old_email": body["old_email"],
-                "new_email": body["new_email"],
-                "addressee": addressee,
-            }))
+        # Output 0 to the old address, output 1 to the new one; none to a blank address
+        # (looked up by user, the notice for the old address would reach the new one).
+        for index, addressee in enumerate(("old", "new")):
+            recipient = user_address(body[f"{addressee}_email"])
+            if recipient is not None:
+                notices.append((index, "EMAIL", recipient, {
+                    "old_email": body["old_email"],
+                    "new_email": body["new_email"],
+                    "addressee": addressee,
+                }))
     return [
         {
             "event_id": derived_event_id(NOTIFIER, event["event_id"], index),
@@ -526,5 +531,5 @@ def user_notifier_outputs(event):
             "template": template,
             "parameters": parameters,
         }
-        for index, (channel, recipient, parameters) in enumerate(notices)
+        for index, channel, recipient, parameters in notices
     ]

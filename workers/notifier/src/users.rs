@@ -7,10 +7,13 @@
 //! | UserRegistered | welcome | `email`, by EMAIL | `display_name`, `locale`, `marketing_consent` |
 //! | UserLoggedIn with `new_device` | new_device_login | looked up | `device_id`, `ip_address`, `user_agent`, `logged_in_at` (epoch ms) |
 //! | UserLoggedIn from a known device | skipped | | |
-//! | UserEmailChanged | email_changed, twice | `old_email`, then `new_email`, by EMAIL | `old_email`, `new_email`, `addressee` (`old` or `new`) |
+//! | UserEmailChanged | email_changed, twice | `old_email` (output 0), then `new_email` (output 1), by EMAIL; none to a blank address | `old_email`, `new_email`, `addressee` (`old` or `new`) |
 //!
-//! An address is sent to trimmed of surrounding whitespace; a blank one leaves the
-//! recipient null, for the notification service to look up by user.
+//! An address is sent to trimmed of surrounding whitespace. A blank registration
+//! address leaves the recipient null, for the notification service to look up by
+//! user; a blank address of an e-mail change gets no notice (looked up, the notice for
+//! the old address would reach the new one), and a change between two blank addresses
+//! is skipped.
 //!
 //! The e-mail change notice goes to both addresses: the old one, so that a user whose
 //! account was taken over hears of it, and the new one, to confirm it. Template names
@@ -38,6 +41,8 @@ pub struct UserNotifier {
 
 /// One notice an event asks to send, before the lineage is added.
 struct Notice {
+    /// Its output index, which its derived event id is made from.
+    index: usize,
     channel: NotificationChannel,
     recipient: Option<String>,
     parameters: HashMap<String, String>,
@@ -53,6 +58,7 @@ impl UserNotifier {
     /// The notices `event` asks for, in output order; empty for none.
     fn notices(&self, event: &UserEvent) -> Vec<Notice> {
         let email = |recipient: Option<String>, parameters| Notice {
+            index: 0,
             channel: NotificationChannel::Email,
             recipient,
             parameters,
@@ -70,6 +76,7 @@ impl UserNotifier {
                 ]),
             )],
             UserPayload::UserLoggedIn(login) if login.new_device => vec![Notice {
+                index: 0,
                 channel: self.channel,
                 recipient: None,
                 parameters: HashMap::from([
@@ -80,24 +87,28 @@ impl UserNotifier {
                 ]),
             }],
             UserPayload::UserLoggedIn(_) => Vec::new(),
-            UserPayload::UserEmailChanged(changed) => ["old", "new"]
-                .into_iter()
-                .map(|addressee| {
-                    let to = if addressee == "old" {
-                        &changed.old_email
-                    } else {
-                        &changed.new_email
-                    };
-                    email(
-                        address(to),
-                        HashMap::from([
-                            ("old_email".to_owned(), changed.old_email.clone()),
-                            ("new_email".to_owned(), changed.new_email.clone()),
-                            ("addressee".to_owned(), addressee.to_owned()),
-                        ]),
-                    )
-                })
-                .collect(),
+            UserPayload::UserEmailChanged(changed) => {
+                [("old", &changed.old_email), ("new", &changed.new_email)]
+                    .into_iter()
+                    .enumerate()
+                    // A blank address gets no notice: looked up by user, the notice meant for the
+                    // old address would reach the new one.
+                    .filter_map(|(index, (addressee, to))| {
+                        let to = address(to)?;
+                        Some(Notice {
+                            index,
+                            ..email(
+                                Some(to),
+                                HashMap::from([
+                                    ("old_email".to_owned(), changed.old_email.clone()),
+                                    ("new_email".to_owned(), changed.new_email.clone()),
+                                    ("addressee".to_owned(), addressee.to_owned()),
+                                ]),
+                            )
+                        })
+                    })
+                    .collect()
+            }
         }
     }
 }
@@ -149,9 +160,9 @@ impl Processor for UserNotifier {
         };
         let outputs = notices
             .into_iter()
-            .enumerate()
-            .map(|(index, notice)| {
-                let lineage = Lineage::of_user(Self::NAME, Self::VERSION, event, index, input.now);
+            .map(|notice| {
+                let lineage =
+                    Lineage::of_user(Self::NAME, Self::VERSION, event, notice.index, input.now);
                 Output {
                     key: event.user_id.clone(),
                     value: UserNotificationRequested::requested(
@@ -357,6 +368,39 @@ mod tests {
         // The order rules do not touch the user notices, and the other way round.
         let rules: NotifierRules = toml::from_str("channel = \"SMS\"").unwrap();
         assert_eq!(rules.users.channel, Channel::Email);
+    }
+
+    #[test]
+    fn a_blank_address_of_an_email_change_gets_no_notice_and_keeps_the_other_index() {
+        let change = |old: &str, new: &str| {
+            UserPayload::UserEmailChanged(UserEmailChanged {
+                old_email: old.into(),
+                new_email: new.into(),
+            })
+        };
+        let seen = |outcome| match outcome {
+            Outcome::Emit(outputs) => outputs
+                .into_iter()
+                .map(|o: orderflow_runtime::Output<UserNotificationRequested>| {
+                    (o.value.event_id, o.value.recipient)
+                })
+                .collect::<Vec<_>>(),
+            Outcome::Skip(reason) => panic!("skipped: {reason}"),
+        };
+        let source = sample::user_event(change("", "")).event_id;
+        let id = |index| derived_event_id("notifier", &source, index).to_string();
+        assert_eq!(
+            seen(run(&notifier(""), change(" ", "ada@example.org"))),
+            [(id(1), Some("ada@example.org".to_owned()))]
+        );
+        assert_eq!(
+            seen(run(&notifier(""), change("ada@example.com", ""))),
+            [(id(0), Some("ada@example.com".to_owned()))]
+        );
+        assert_eq!(
+            run(&notifier(""), change("", "\t")),
+            Outcome::Skip("UserEmailChanged")
+        );
     }
 
     #[test]

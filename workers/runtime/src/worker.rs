@@ -378,8 +378,8 @@ pub async fn run_with_routes<P: Processor>(
     results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
 }
 
-/// No topic is read by two processors of one worker, and none reads what another
-/// writes.
+/// No topic is read or written by two processors of one worker, and none reads what
+/// another writes.
 fn check_distinct_topics(configs: &[RuntimeConfig]) -> Result<(), RuntimeError> {
     for (i, config) in configs.iter().enumerate() {
         for other in &configs[i + 1..] {
@@ -387,6 +387,13 @@ fn check_distinct_topics(configs: &[RuntimeConfig]) -> Result<(), RuntimeError> 
                 return Err(RuntimeError::Config(format!(
                     "{} and {} both read {}: give each input its own topic",
                     config.identity.name, other.identity.name, config.input_topic
+                )));
+            }
+            if config.output_topic == other.output_topic {
+                return Err(RuntimeError::Config(format!(
+                    "{} and {} both write {}: give each input's events their own topic (one \
+                     schema per topic)",
+                    config.identity.name, other.identity.name, config.output_topic
                 )));
             }
         }
@@ -536,6 +543,14 @@ mod tests {
             error.contains("w.users reads a.out, which w writes"),
             "{error}"
         );
+        let same_output = users()
+            .with_topics(None, Some("a.out".into()))
+            .resolve(&args, &main)
+            .unwrap();
+        let error = check_distinct_topics(&[main.clone(), same_output])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("w and w.users both write a.out"), "{error}");
         let dead_letters = users()
             .with_topics(Some("w.dlq".into()), None)
             .resolve(&args, &main);
