@@ -21,6 +21,8 @@ use orderflow_tests::cluster::repo_root;
 use orderflow_tests::process::Process;
 use orderflow_tests::{Kafka, free_port, http_get, kafka, python, registry_url, unique};
 
+use crate::gateway::{Gateway, Routes};
+
 /// Orders of the registry-less run unless `ORDERFLOW_E2E_ORDERS` says otherwise.
 const DEFAULT_ORDERS: usize = 1_500;
 /// Orders of the run through the schema registry.
@@ -109,7 +111,21 @@ async fn run(run: Run) {
         stages.push(stage);
     }
     let expected = std::env::temp_dir().join(format!("{}.json", unique("e2e-expected")));
-    let mut gateway = Gateway::start(kafka, &input, &users, &run).await;
+    // The run's registry, so that the gateway writes the run's framing.
+    let mut gateway = Gateway::start(
+        kafka.bootstrap_servers(),
+        &Routes {
+            orders: input.clone(),
+            users: users.input.clone(),
+        },
+        &match &run.registry {
+            Some(registry) => vec!["--schema-registry-url", registry.as_str()],
+            None => Vec::new(),
+        },
+    );
+    gateway
+        .wait_readyz_within(200, Duration::from_secs(60))
+        .await;
     let started = Instant::now();
 
     let mut produce = vec![
@@ -193,11 +209,10 @@ async fn run(run: Run) {
         run.orders
     );
 
-    gateway.process.terminate();
     for worker in &workers {
         worker.terminate();
     }
-    let gateway_exit = gateway.process.wait(Duration::from_secs(30)).await;
+    gateway.stop_cleanly().await;
     let mut exits = Vec::new();
     for worker in &mut workers {
         let status = worker.wait(Duration::from_secs(30)).await;
@@ -221,60 +236,6 @@ async fn run(run: Run) {
             status.success(),
             "{worker} exit status after SIGTERM: {status}"
         );
-    }
-    let status = gateway_exit.expect("the gateway did not exit after SIGTERM");
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "the gateway's exit status after SIGTERM: {status}\n{}",
-        gateway.process.log_tail(30)
-    );
-}
-
-/// The `orderflow gateway` process of a run, writing to the run's input and users topics.
-struct Gateway {
-    process: Process,
-    url: String,
-}
-
-impl Gateway {
-    /// Starts it (with the run's registry, so that it writes the run's framing) and waits
-    /// until `/readyz` answers 200.
-    async fn start(kafka: &Kafka, input: &str, users: &Users, run: &Run) -> Gateway {
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut args: Vec<String> = [
-            "gateway",
-            "-b",
-            kafka.bootstrap_servers(),
-            "--topic",
-            &format!("orders={input}"),
-            "--topic",
-            &format!("users={}", users.input),
-            "--listen",
-            &listen,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if let Some(registry) = &run.registry {
-            args.extend(["--schema-registry-url".to_owned(), registry.clone()]);
-        }
-        let gateway = Gateway {
-            process: Process::start("orderflow", &args, &[]),
-            url: format!("http://{listen}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some((200, _)) = http_get(&format!("{}/readyz", gateway.url)).await {
-                return gateway;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway was not ready within 60 s:\n{}",
-                gateway.process.log_tail(30)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 }
 

@@ -13,16 +13,17 @@ use orderflow_tests::{Kafka, free_port, http_get, kafka, payload, unique};
 use rdkafka::Message;
 use serde_json::{Value as Json, json};
 
-/// A gateway child process (killed on drop) and its base URL.
-struct Gateway {
-    process: Process,
-    url: String,
+/// A gateway child process (killed on drop) and its base URL; the end-to-end test
+/// runs one too.
+pub struct Gateway {
+    pub process: Process,
+    pub url: String,
 }
 
-/// The topics of one test's gateway.
-struct Routes {
-    orders: String,
-    users: String,
+/// The topics of a gateway's routes.
+pub struct Routes {
+    pub orders: String,
+    pub users: String,
 }
 
 impl Routes {
@@ -39,7 +40,7 @@ impl Routes {
 }
 
 impl Gateway {
-    fn start(bootstrap_servers: &str, routes: &Routes, extra: &[&str]) -> Gateway {
+    pub fn start(bootstrap_servers: &str, routes: &Routes, extra: &[&str]) -> Gateway {
         let port = free_port();
         let mut args: Vec<String> = [
             "gateway",
@@ -62,9 +63,15 @@ impl Gateway {
         }
     }
 
-    /// Waits until `/readyz` answers `status`.
+    /// Waits until `/readyz` answers `status` (30 s at most).
     async fn wait_readyz(&self, status: u16) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_readyz_within(status, Duration::from_secs(30))
+            .await
+    }
+
+    /// Waits until `/readyz` answers `status`, `within` at most.
+    pub async fn wait_readyz_within(&self, status: u16, within: Duration) {
+        let deadline = Instant::now() + within;
         loop {
             if let Some((code, _)) = http_get(&format!("{}/readyz", self.url)).await
                 && code == status
@@ -73,11 +80,22 @@ impl Gateway {
             }
             assert!(
                 Instant::now() < deadline,
-                "/readyz did not answer {status} within 30 s:\n{}",
+                "/readyz did not answer {status} within {within:?}:\n{}",
                 self.process.log_tail(30)
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Sends SIGTERM and asserts that the gateway exits with status 0 within 30 s.
+    pub async fn stop_cleanly(&mut self) {
+        self.process.terminate();
+        let exit = self.process.wait(Duration::from_secs(30)).await;
+        assert!(
+            exit.is_some_and(|s| s.success()),
+            "no clean exit on SIGTERM: {exit:?}\n{}",
+            self.process.log_tail(30)
+        );
     }
 
     /// POSTs `body` to the orders endpoint: status, headers, JSON body.
@@ -254,13 +272,7 @@ async fn posted_events_are_in_the_topic_exactly_once_at_the_offsets_returned() {
         assert_eq!(Some(&serde_json::to_value(&event).unwrap()), sent);
     }
 
-    gateway.process.terminate();
-    let exit = gateway.process.wait(Duration::from_secs(30)).await;
-    assert!(
-        exit.is_some_and(|s| s.success()),
-        "no clean exit on SIGTERM: {exit:?}\n{}",
-        gateway.process.log_tail(30)
-    );
+    gateway.stop_cleanly().await;
 }
 
 #[orderflow_tests::test(timeout = 120)]
@@ -555,13 +567,7 @@ async fn every_acknowledged_event_is_in_the_topic_exactly_once_under_overload_an
     let counts = event_counts(kafka, &routes.orders).await;
     check_answers(&answers, &counts);
 
-    gateway.process.terminate();
-    let exit = gateway.process.wait(Duration::from_secs(30)).await;
-    assert!(
-        exit.is_some_and(|s| s.success()),
-        "no clean exit on SIGTERM: {exit:?}\n{}",
-        gateway.process.log_tail(30)
-    );
+    gateway.stop_cleanly().await;
 }
 
 /// The small version of `make bench-gateway`: hey against a gateway for two seconds,

@@ -35,7 +35,7 @@ use orderflow_runtime::{Input, Outcome, Output, ProcessError, Processor};
 pub use rules::NotifierRules;
 pub use users::UserNotifier;
 
-use crate::rules::DEFAULT_TEMPLATES;
+use crate::rules::{DEFAULT_TEMPLATES, Templates};
 
 /// The notifier worker.
 #[derive(Debug)]
@@ -43,7 +43,7 @@ pub struct Notifier {
     /// Channel of the notifications without an address in the event.
     channel: NotificationChannel,
     /// Template name per notified payload type, after the rules' overrides.
-    templates: Vec<(&'static str, String)>,
+    templates: Templates,
     /// Payload types that get no notification.
     disabled: Vec<String>,
 }
@@ -57,13 +57,6 @@ struct Notification {
 }
 
 impl Notifier {
-    fn template(&self, payload_type: &str) -> Option<&str> {
-        self.templates
-            .iter()
-            .find(|(payload, _)| *payload == payload_type)
-            .map(|(_, template)| template.as_str())
-    }
-
     /// The notification `event` asks for, or `None` for a payload without one.
     fn notification(&self, event: &OrderEvent) -> Option<Notification> {
         let mut parameters = HashMap::from([("order_id".to_owned(), event.order_id.clone())]);
@@ -122,16 +115,9 @@ impl Processor for Notifier {
 
     fn new(rules: NotifierRules) -> Result<Self, String> {
         rules.check()?;
-        let templates = DEFAULT_TEMPLATES
-            .iter()
-            .map(|&(payload, default)| {
-                let template = rules.templates.get(payload).map_or(default, String::as_str);
-                (payload, template.to_owned())
-            })
-            .collect();
         Ok(Notifier {
             channel: rules.channel.into(),
-            templates,
+            templates: Templates::new(&DEFAULT_TEMPLATES, &rules.templates),
             disabled: rules.disabled,
         })
     }
@@ -146,7 +132,7 @@ impl Processor for Notifier {
             return Ok(Outcome::Skip(payload_type));
         }
         let (Some(template), Some(notification)) =
-            (self.template(payload_type), self.notification(event))
+            (self.templates.of(payload_type), self.notification(event))
         else {
             return Ok(Outcome::Skip(payload_type));
         };

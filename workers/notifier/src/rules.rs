@@ -40,6 +40,37 @@ pub const DEFAULT_TEMPLATES: [(&str, &str); 5] = [
     ("OrderCancelled", "order_cancelled"),
 ];
 
+/// Template names by payload type: the built-in ones, each replaced by the rules' entry
+/// for its payload type when there is one.
+#[derive(Debug)]
+pub struct Templates(Vec<(&'static str, String)>);
+
+impl Templates {
+    /// The `defaults` (payload type, built-in name) with `overrides` applied.
+    pub fn new(
+        defaults: &[(&'static str, &str)],
+        overrides: &BTreeMap<String, String>,
+    ) -> Templates {
+        Templates(
+            defaults
+                .iter()
+                .map(|&(payload, default)| {
+                    let name = overrides.get(payload).map_or(default, String::as_str);
+                    (payload, name.to_owned())
+                })
+                .collect(),
+        )
+    }
+
+    /// The template of `payload_type`, `None` for a type without a notification.
+    pub fn of(&self, payload_type: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(payload, _)| *payload == payload_type)
+            .map(|(_, template)| template.as_str())
+    }
+}
+
 /// A channel the notifier can request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

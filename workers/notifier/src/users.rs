@@ -26,7 +26,7 @@ use orderflow_events::{
 };
 use orderflow_runtime::{Input, Outcome, Output, ProcessError, Processor};
 
-use crate::rules::{DEFAULT_USER_TEMPLATES, NotifierRules};
+use crate::rules::{DEFAULT_USER_TEMPLATES, NotifierRules, Templates};
 
 /// The notifier's processor of user events.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ pub struct UserNotifier {
     /// Channel of the notices without an address in the event.
     channel: NotificationChannel,
     /// Template name per payload type, after the rules' overrides.
-    templates: Vec<(&'static str, String)>,
+    templates: Templates,
     /// Payload types that get no notification.
     disabled: Vec<String>,
 }
@@ -126,16 +126,9 @@ impl Processor for UserNotifier {
     fn new(rules: NotifierRules) -> Result<Self, String> {
         rules.check()?;
         let users = rules.users;
-        let templates = DEFAULT_USER_TEMPLATES
-            .iter()
-            .map(|&(payload, default)| {
-                let template = users.templates.get(payload).map_or(default, String::as_str);
-                (payload, template.to_owned())
-            })
-            .collect();
         Ok(UserNotifier {
             channel: users.channel.into(),
-            templates,
+            templates: Templates::new(&DEFAULT_USER_TEMPLATES, &users.templates),
             disabled: users.disabled,
         })
     }
@@ -150,11 +143,7 @@ impl Processor for UserNotifier {
             return Ok(Outcome::Skip(payload_type));
         }
         let notices = self.notices(event);
-        let template = self
-            .templates
-            .iter()
-            .find(|(payload, _)| *payload == payload_type)
-            .map(|(_, template)| template);
+        let template = self.templates.of(payload_type);
         let Some(template) = template.filter(|_| !notices.is_empty()) else {
             return Ok(Outcome::Skip(payload_type));
         };
@@ -169,7 +158,7 @@ impl Processor for UserNotifier {
                         lineage,
                         notice.channel,
                         notice.recipient,
-                        template.clone(),
+                        template.to_owned(),
                         notice.parameters,
                     ),
                 }
